@@ -1,0 +1,337 @@
+using System.CommandLine;
+using Keywarden.Detection.Credentials;
+using Keywarden.Detection.Scanning;
+using Keywarden.Detection.Suppression;
+using Keywarden.Detection.Writers;
+using Spectre.Console;
+
+namespace Keywarden.Cli.Commands;
+
+/// <summary>`keywarden scan`: find AWS credentials in files, directories, archives and standard input.</summary>
+internal static class ScanCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var paths = new Argument<string[]>("paths")
+        {
+            Description = "Files or directories to scan, or - for standard input (default: the current directory).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var format = new Option<string>("--format", "-f")
+        {
+            Description = "Output format: text, json, jsonl, sarif or csv.",
+            DefaultValueFactory = _ => "text",
+        };
+        format.AcceptOnlyFromAmong("text", "json", "jsonl", "sarif", "csv");
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the report to FILE instead of standard output." };
+        var showSecrets = new Option<bool>("--show-secrets") { Description = "Print raw secrets in the report (never do this in CI logs)." };
+        var failOn = new Option<string[]>("--fail-on")
+        {
+            Description = "Classifications that make the exit code 1: live, canary, example, placeholder, any or none (comma-separated or repeated; default live).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var baseline = new Option<FileInfo?>("--baseline") { Description = "Ignore findings recorded in this baseline file." };
+        var writeBaseline = new Option<FileInfo?>("--write-baseline") { Description = "Record the current findings in a baseline file." };
+        var config = new Option<FileInfo?>("--config") { Description = $"Configuration file (default: {ScanConfig.FileName} in the scanned directory, if present)." };
+        var respectGitignore = new Option<bool>("--respect-gitignore") { Description = "Skip files that .gitignore files ignore (by default every file is scanned: leaks hide in ignored .env files)." };
+        var exclude = new Option<string[]>("--exclude") { Description = "Skip paths matching this .gitignore-style pattern (repeatable)." };
+        var archiveDepth = new Option<int>("--archive-depth")
+        {
+            Description = "How deep to open archives inside archives (zip, jar, tar, tar.gz); 0 leaves archives closed.",
+            DefaultValueFactory = _ => 3,
+        };
+        var maxArchiveSize = new Option<int>("--max-archive-size")
+        {
+            Description = "Uncompressed MiB read from one archive before the rest is skipped with a warning.",
+            DefaultValueFactory = _ => 1024,
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Worker threads (default: one per core).",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Do not show the progress display on a terminal." };
+        archiveDepth.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0)
+            {
+                r.AddError("--archive-depth must be 0 or more");
+            }
+        });
+        maxArchiveSize.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--max-archive-size must be at least 1 (MiB)");
+            }
+        });
+        threads.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--threads must be at least 1");
+            }
+        });
+
+        var command = new Command("scan", "Find AWS access keys, secret keys and session tokens in files, archives and standard input.")
+        {
+            paths, format, output, showSecrets, failOn, baseline, writeBaseline, config, respectGitignore, exclude,
+            archiveDepth, maxArchiveSize, threads, noProgress,
+        };
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var settings = new ScanSettings(
+                Paths: parse.GetValue(paths) ?? [],
+                Format: Enum.Parse<ReportFormat>(parse.GetValue(format)!, ignoreCase: true),
+                Output: parse.GetValue(output)?.FullName,
+                ShowSecrets: parse.GetValue(showSecrets),
+                FailOn: parse.GetValue(failOn) ?? [],
+                Baseline: parse.GetValue(baseline)?.FullName,
+                WriteBaseline: parse.GetValue(writeBaseline)?.FullName,
+                Config: parse.GetValue(config)?.FullName,
+                RespectGitignore: parse.GetValue(respectGitignore),
+                Exclude: parse.GetValue(exclude) ?? [],
+                ArchiveDepth: parse.GetValue(archiveDepth),
+                MaxArchiveMiB: parse.GetValue(maxArchiveSize),
+                Threads: parse.GetValue(threads),
+                Progress: !parse.GetValue(noProgress));
+            return await new ScanRunner(console, settings).RunAsync(cancellationToken);
+        });
+        return command;
+    }
+}
+
+internal sealed record ScanSettings(
+    string[] Paths,
+    ReportFormat Format,
+    string? Output,
+    bool ShowSecrets,
+    string[] FailOn,
+    string? Baseline,
+    string? WriteBaseline,
+    string? Config,
+    bool RespectGitignore,
+    string[] Exclude,
+    int ArchiveDepth,
+    int MaxArchiveMiB,
+    int Threads,
+    bool Progress);
+
+/// <summary>Runs one scan: configuration, the scan with its progress display, the report, the exit code.</summary>
+internal sealed class ScanRunner(CliConsole console, ScanSettings settings)
+{
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        if (!TryParseFailOn(settings.FailOn, out var failOn, out var badValue))
+        {
+            console.Error($"--fail-on: unknown value '{badValue}' (expected live, canary, example, placeholder, any or none)");
+            return ExitCodes.Error;
+        }
+
+        if (settings.Paths.Count(p => p == "-") > 1)
+        {
+            console.Error("standard input (-) can be scanned only once");
+            return ExitCodes.Error;
+        }
+
+        ScanOptions options;
+        try
+        {
+            options = BuildOptions();
+        }
+        catch (ConfigurationException e)
+        {
+            console.Error(e.Message);
+            return ExitCodes.Error;
+        }
+
+        ScanReport report;
+        try
+        {
+            report = await ScanAsync(options, cancellationToken);
+        }
+        catch (ScanInputException e)
+        {
+            console.Error(e.Message);
+            return ExitCodes.Error;
+        }
+
+        if (settings.WriteBaseline is { } baselinePath)
+        {
+            try
+            {
+                Baseline.Write(baselinePath, report.AllFindings);
+            }
+            catch (ConfigurationException e)
+            {
+                console.Error(e.Message);
+                return ExitCodes.Error;
+            }
+        }
+
+        if (!TryWriteReport(report))
+        {
+            return ExitCodes.Error;
+        }
+
+        foreach (var problem in report.Errors)
+        {
+            console.Error($"{problem.Path}: {problem.Message}");
+        }
+
+        foreach (var problem in report.Warnings)
+        {
+            console.Warning($"{problem.Path}: {problem.Message}");
+        }
+
+        if (report.Findings.Any(f => failOn.Contains(f.Classification)))
+        {
+            return ExitCodes.Findings;
+        }
+
+        return report.Errors.Count > 0 ? ExitCodes.Error : ExitCodes.Success;
+    }
+
+    private ScanOptions BuildOptions()
+    {
+        var config = LoadConfig();
+        return new ScanOptions
+        {
+            Paths = settings.Paths.Length == 0 ? ["."] : settings.Paths,
+            RespectGitignore = settings.RespectGitignore || (config.RespectGitignore ?? false),
+            Exclude = [.. config.Exclude, .. settings.Exclude],
+            AllowedValues = config.Allow,
+            Baseline = settings.Baseline is null ? null : Baseline.Load(settings.Baseline),
+            MaxArchiveDepth = settings.ArchiveDepth,
+            MaxArchiveBytes = (long)settings.MaxArchiveMiB * 1024 * 1024,
+            Threads = settings.Threads,
+        };
+    }
+
+    /// <summary>--config FILE must exist; otherwise .keywarden.toml in the first scanned directory (or the current one) is used when present.</summary>
+    private ScanConfig LoadConfig()
+    {
+        if (settings.Config is { } explicitPath)
+        {
+            return ScanConfig.Load(explicitPath);
+        }
+
+        var directory = settings.Paths.FirstOrDefault(p => p != "-" && Directory.Exists(p)) ?? ".";
+        var candidate = Path.Combine(directory, ScanConfig.FileName);
+        return File.Exists(candidate) ? ScanConfig.Load(candidate) : ScanConfig.Empty;
+    }
+
+    private async Task<ScanReport> ScanAsync(ScanOptions options, CancellationToken cancellationToken)
+    {
+        var scanner = new Scanner(options, console.OpenStdin);
+        var progress = new ScanProgress();
+        var scan = Task.Run(() => scanner.Run(progress, cancellationToken), cancellationToken);
+        if (!settings.Progress || !console.StderrIsTerminal)
+        {
+            return await scan;
+        }
+
+        var stderr = CliConsole.CreateAnsi(console.Stderr, terminal: true);
+        var started = DateTime.UtcNow;
+        // Quick scans finish before the display would be worth drawing.
+        if (await Task.WhenAny(scan, Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken)) == scan)
+        {
+            return await scan;
+        }
+
+        await stderr.Status().Spinner(Spinner.Known.Dots).StartAsync(ProgressLine.Format(progress, DateTime.UtcNow - started), async context =>
+        {
+            while (!scan.IsCompleted)
+            {
+                context.Status(Markup.Escape(ProgressLine.Format(progress, DateTime.UtcNow - started)));
+                await Task.WhenAny(scan, Task.Delay(200, cancellationToken));
+            }
+        });
+        return await scan;
+    }
+
+    private bool TryWriteReport(ScanReport report)
+    {
+        var options = new ReportOptions(settings.ShowSecrets, KeywardenApp.Version);
+        try
+        {
+            if (settings.Output is { } path)
+            {
+                using var file = File.Create(path);
+                Write(report, options, file, terminal: false);
+            }
+            else
+            {
+                Write(report, options, console.Stdout, console.StdoutIsTerminal);
+                console.Stdout.Flush();
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            console.Error($"cannot write the report to {settings.Output ?? "standard output"}: {(e is UnauthorizedAccessException ? "permission denied" : e.Message.TrimEnd('.'))}");
+            return false;
+        }
+    }
+
+    private void Write(ScanReport report, ReportOptions options, Stream stream, bool terminal)
+    {
+        if (settings.Format == ReportFormat.Text)
+        {
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            new TextReportWriter(options).Write(report, CliConsole.CreateAnsi(writer, terminal));
+            return;
+        }
+
+        ReportWriters.Create(settings.Format, options).Write(report, stream);
+    }
+
+    internal static bool TryParseFailOn(IEnumerable<string> values, out HashSet<Classification> failOn, out string? bad)
+    {
+        failOn = [];
+        bad = null;
+        var any = false;
+        foreach (var value in values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            any = true;
+            if (string.Equals(value, "any", StringComparison.OrdinalIgnoreCase))
+            {
+                failOn.UnionWith(Enum.GetValues<Classification>());
+            }
+            else if (string.Equals(value, "none", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            else if (ClassificationNames.TryParse(value, out var c))
+            {
+                failOn.Add(c);
+            }
+            else
+            {
+                bad = value;
+                return false;
+            }
+        }
+
+        if (!any)
+        {
+            failOn.Add(Classification.Live);
+        }
+
+        return true;
+    }
+}
+
+/// <summary>The progress display's text: files, bytes, findings and rate.</summary>
+internal static class ProgressLine
+{
+    public static string Format(ScanProgress progress, TimeSpan elapsed)
+    {
+        var seconds = Math.Max(elapsed.TotalSeconds, 0.001);
+        var rate = TextReportWriter.FormatBytes((long)(progress.Bytes / seconds));
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Scanning: {progress.Files:N0} files, {TextReportWriter.FormatBytes(progress.Bytes)}, {progress.Findings:N0} findings, {rate}/s");
+    }
+}

@@ -1,0 +1,17 @@
+namespace Keywarden.Cli;
+
+/// <summary>Exit codes of every command, documented in docs/exit-codes.md.</summary>
+internal static class ExitCodes
+{
+    /// <summary>Nothing to act on: no finding that --fail-on counts.</summary>
+    public const int Success = 0;
+
+    /// <summary>At least one finding that --fail-on counts (by default: a live credential).</summary>
+    public const int Findings = 1;
+
+    /// <summary>Usage, configuration or I/O error: one line on stderr says what and where.</summary>
+    public const int Error = 2;
+
+    /// <summary>Interrupted (Ctrl-C), as shells report SIGINT.</summary>
+    public const int Interrupted = 130;
+}

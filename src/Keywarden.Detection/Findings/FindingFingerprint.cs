@@ -1,0 +1,19 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Keywarden.Detection.Findings;
+
+/// <summary>
+/// A finding's identity for baselines and SARIF partialFingerprints: the rule, the path and the credential
+/// (key ID or secret hash), and which occurrence of that credential in the file it is. Moving the line
+/// within its file keeps the fingerprint; the secret itself never enters it except as its hash.
+/// </summary>
+public static class FindingFingerprint
+{
+    public static string Compute(string ruleId, string path, string identity, string? secretSha256, int occurrence)
+    {
+        var material = string.Join('\n', ruleId, path, identity, secretSha256 ?? "", occurrence.ToString(CultureInfo.InvariantCulture));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(material)).AsSpan(0, 16));
+    }
+}

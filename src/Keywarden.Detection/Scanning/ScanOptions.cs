@@ -1,0 +1,29 @@
+namespace Keywarden.Detection.Scanning;
+
+/// <summary>What to scan and how. Defaults suit a developer's `keywarden scan .`.</summary>
+public sealed record ScanOptions
+{
+    /// <summary>Files, directories, or "-" for standard input.</summary>
+    public IReadOnlyList<string> Paths { get; init; } = ["."];
+
+    /// <summary>Honour .gitignore files and .git/info/exclude (off by default: leaks hide in ignored .env files).</summary>
+    public bool RespectGitignore { get; init; }
+
+    /// <summary>Extra exclusions in .gitignore syntax, relative to each scanned root.</summary>
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+
+    /// <summary>How deep archives inside archives are opened; 0 does not open archives at all.</summary>
+    public int MaxArchiveDepth { get; init; } = 3;
+
+    /// <summary>Uncompressed bytes read from one archive (members of nested archives included) before the rest is skipped.</summary>
+    public long MaxArchiveBytes { get; init; } = 1L << 30;
+
+    /// <summary>Worker threads; defaults to one per core.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Known findings (by fingerprint) that are not reported.</summary>
+    public Suppression.Baseline? Baseline { get; init; }
+
+    /// <summary>Values (key IDs, secrets as "sha256:HEX") that are never reported.</summary>
+    public IReadOnlyCollection<string> AllowedValues { get; init; } = [];
+}

@@ -1,0 +1,26 @@
+using Keywarden.Detection.Findings;
+
+namespace Keywarden.Detection.Scanning;
+
+/// <summary>Something that could not be read (an error) or was deliberately not read in full (a warning).</summary>
+public sealed record ScanProblem(string Path, string Message);
+
+/// <summary>The result of a scan: the findings that were not suppressed, and what was read.</summary>
+public sealed record ScanReport
+{
+    public required IReadOnlyList<Finding> Findings { get; init; }
+    public required long Files { get; init; }
+    public required long Bytes { get; init; }
+    public required long BinarySkipped { get; init; }
+    public required long Archives { get; init; }
+
+    /// <summary>Findings not reported because of an inline keywarden:allow, the config's allow list or the baseline.</summary>
+    public required int Suppressed { get; init; }
+
+    public required IReadOnlyList<ScanProblem> Errors { get; init; }
+    public required IReadOnlyList<ScanProblem> Warnings { get; init; }
+    public required TimeSpan Elapsed { get; init; }
+
+    /// <summary>Every finding before suppression by baseline or allow list, for --write-baseline.</summary>
+    public IReadOnlyList<Finding> AllFindings { get; init; } = [];
+}

@@ -1,0 +1,51 @@
+using System.Collections.Frozen;
+using Keywarden.Detection.Findings;
+
+namespace Keywarden.Detection.Suppression;
+
+/// <summary>
+/// Values that are never reported, from the config's <c>allow</c> list: key IDs as they are, and secrets
+/// or session tokens as <c>sha256:HEX</c> so the config itself never holds a secret (a raw secret is
+/// accepted too, and compared by its hash).
+/// </summary>
+internal sealed class AllowList
+{
+    private const string HashPrefix = "sha256:";
+    private readonly FrozenSet<string> _keyIds;
+    private readonly FrozenSet<string> _hashes;
+
+    public AllowList(IEnumerable<string> values)
+    {
+        var keyIds = new HashSet<string>(StringComparer.Ordinal);
+        var hashes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var raw in values)
+        {
+            var value = raw.Trim();
+            if (value.Length == 0)
+            {
+                continue;
+            }
+
+            if (value.StartsWith(HashPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                hashes.Add(value[HashPrefix.Length..].ToLowerInvariant());
+            }
+            else
+            {
+                keyIds.Add(value);
+                hashes.Add(SecretValue.HashOf(value));
+            }
+        }
+
+        _keyIds = keyIds.ToFrozenSet(StringComparer.Ordinal);
+        _hashes = hashes.ToFrozenSet(StringComparer.Ordinal);
+    }
+
+    public bool IsEmpty => _keyIds.Count == 0 && _hashes.Count == 0;
+
+    public bool Allows(Finding finding) =>
+        !IsEmpty &&
+        ((finding.KeyId is not null && _keyIds.Contains(finding.KeyId)) ||
+         (finding.Secret is not null && _hashes.Contains(finding.Secret.Sha256)) ||
+         (finding.SessionToken is not null && _hashes.Contains(finding.SessionToken.Sha256)));
+}

@@ -1,0 +1,92 @@
+using System.Text.Json;
+using Keywarden.Detection.Findings;
+
+namespace Keywarden.Detection.Suppression;
+
+/// <summary>Thrown when a baseline or config file cannot be used; the message names the file and the problem.</summary>
+public sealed class ConfigurationException : Exception
+{
+    public ConfigurationException() { }
+    public ConfigurationException(string message) : base(message) { }
+    public ConfigurationException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// Known findings to ignore, keyed by fingerprint. The file is JSON that holds no secret: for each
+/// finding its fingerprint, rule, key ID (not a secret), path and line, so a reviewer can read it.
+/// </summary>
+public sealed class Baseline
+{
+    public const int FormatVersion = 1;
+    private readonly HashSet<string> _fingerprints;
+
+    private Baseline(HashSet<string> fingerprints) => _fingerprints = fingerprints;
+
+    public int Count => _fingerprints.Count;
+
+    public bool Contains(Finding finding) => _fingerprints.Contains(finding.Fingerprint);
+
+    public static Baseline Load(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            using var document = JsonDocument.Parse(stream);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("findings", out var findings) || findings.ValueKind != JsonValueKind.Array)
+            {
+                throw new ConfigurationException($"baseline {path}: expected an object with a \"findings\" array (written by --write-baseline)");
+            }
+
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var item in findings.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("fingerprint", out var fp) || fp.ValueKind != JsonValueKind.String)
+                {
+                    throw new ConfigurationException($"baseline {path}: every finding needs a \"fingerprint\" string");
+                }
+
+                set.Add(fp.GetString()!);
+            }
+
+            return new Baseline(set);
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigurationException($"baseline {path}: not valid JSON (line {e.LineNumber + 1})", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"baseline {path}: cannot read ({(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.GetType() == typeof(UnauthorizedAccessException) ? "permission denied" : e.Message)})", e);
+        }
+    }
+
+    public static void Write(string path, IEnumerable<Finding> findings)
+    {
+        try
+        {
+            using var stream = File.Create(path);
+            using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+            writer.WriteStartObject();
+            writer.WriteNumber("version", FormatVersion);
+            writer.WriteStartArray("findings");
+            foreach (var f in findings)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("fingerprint", f.Fingerprint);
+                writer.WriteString("ruleId", f.RuleId);
+                writer.WriteString("keyId", f.KeyId);
+                writer.WriteString("path", f.Path);
+                writer.WriteNumber("line", f.Line);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"baseline {path}: cannot write ({e.Message.TrimEnd('.')})", e);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Text;
+using Keywarden.Detection.Credentials;
+using Keywarden.Detection.Scanning;
+
+namespace Keywarden.Detection.Writers;
+
+/// <summary>RFC 4180 CSV, one finding per row, with a header row.</summary>
+internal sealed class CsvReportWriter(ReportOptions options) : IReportWriter
+{
+    public void Write(ScanReport report, Stream output)
+    {
+        using var writer = new StreamWriter(output, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\r\n" };
+        var header = new List<string> { "ruleId", "classification", "keyId", "accountId", "path", "line", "column", "secretRedacted", "secretSha256", "sessionToken", "fingerprint", "commit" };
+        if (options.ShowSecrets)
+        {
+            header.Add("secret");
+        }
+
+        writer.WriteLine(string.Join(',', header));
+        foreach (var f in report.Findings)
+        {
+            var fields = new List<string?>
+            {
+                f.RuleId,
+                f.Classification.ToWire(),
+                f.KeyId,
+                f.AccountId,
+                f.Path,
+                f.Line.ToString(CultureInfo.InvariantCulture),
+                f.Column.ToString(CultureInfo.InvariantCulture),
+                f.Secret?.Redacted,
+                f.Secret?.Sha256,
+                f.SessionToken is null ? "false" : "true",
+                f.Fingerprint,
+                f.Commit?.Sha,
+            };
+            if (options.ShowSecrets)
+            {
+                fields.Add(f.Secret?.Reveal());
+            }
+
+            writer.WriteLine(string.Join(',', fields.Select(Escape)));
+        }
+    }
+
+    private static string Escape(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return "";
+        }
+
+        // Values are written exactly (a secret may start with '+'); fields with separators are quoted.
+        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
+}

@@ -1,0 +1,130 @@
+using System.Globalization;
+using Keywarden.Detection.Credentials;
+using Keywarden.Detection.Findings;
+using Keywarden.Detection.Scanning;
+using Spectre.Console;
+
+namespace Keywarden.Detection.Writers;
+
+/// <summary>
+/// The human report: findings grouped by file, the classification coloured (when the console supports
+/// colour), secrets redacted, and a summary line. Problems are reported by the caller on stderr.
+/// </summary>
+public sealed class TextReportWriter(ReportOptions options)
+{
+    public void Write(ScanReport report, IAnsiConsole console)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(console);
+        string? currentPath = null;
+        foreach (var f in report.Findings)
+        {
+            if (!string.Equals(f.Path, currentPath, StringComparison.Ordinal))
+            {
+                if (currentPath is not null)
+                {
+                    console.WriteLine();
+                }
+
+                currentPath = f.Path;
+                console.MarkupLine($"[bold]{Markup.Escape(f.Path)}[/]");
+            }
+
+            console.MarkupLine("  " + FormatFinding(f));
+        }
+
+        if (report.Findings.Count > 0)
+        {
+            console.WriteLine();
+        }
+
+        console.MarkupLine(Summary(report));
+        if (report.Findings.Any(f => f.Classification == Classification.Live))
+        {
+            console.MarkupLine("[yellow]Treat live keys as exposed: deactivate and rotate them in IAM first. Deleting them from files or history does not un-leak them.[/]");
+        }
+    }
+
+    private string FormatFinding(Finding f)
+    {
+        var position = $"{f.Line}:{f.Column}".PadRight(9);
+        var label = f.Classification.ToWire().PadRight(11);
+        var colour = f.Classification switch
+        {
+            Classification.Live => "red bold",
+            Classification.Canary => "magenta",
+            _ => "grey",
+        };
+        var parts = new List<string>
+        {
+            Markup.Escape(position),
+            $"[{colour}]{Markup.Escape(label)}[/]",
+            Markup.Escape(f.KeyId ?? (f.Secret is not null ? "(secret access key)" : "(session token)")),
+        };
+        if (f.AccountId is not null)
+        {
+            parts.Add(Markup.Escape($"account {f.AccountId}"));
+        }
+
+        if (f.Secret is not null)
+        {
+            parts.Add(Markup.Escape($"secret {(options.ShowSecrets ? f.Secret.Reveal() : f.Secret.Redacted)}"));
+        }
+
+        if (f.SessionToken is not null)
+        {
+            parts.Add(Markup.Escape($"session token {(options.ShowSecrets ? f.SessionToken.Reveal() : f.SessionToken.Redacted)}"));
+        }
+
+        if (f.Commit is not null)
+        {
+            parts.Add(Markup.Escape($"commit {f.Commit.Sha[..Math.Min(12, f.Commit.Sha.Length)]}"));
+        }
+
+        parts.Add($"[dim]{Markup.Escape(f.RuleId)}[/]");
+        return string.Join("  ", parts);
+    }
+
+    private static string Summary(ScanReport report)
+    {
+        var counts = Enum.GetValues<Classification>()
+            .Select(c => (c, n: report.Findings.Count(f => f.Classification == c)))
+            .Where(x => x.n > 0)
+            .Select(x => $"{x.n} {x.c.ToWire()}")
+            .ToList();
+        var found = report.Findings.Count == 0
+            ? "[green]No AWS credentials found[/]"
+            : $"[bold]{report.Findings.Count} finding{(report.Findings.Count == 1 ? "" : "s")}[/] ({string.Join(", ", counts)})";
+        var scanned = string.Create(CultureInfo.InvariantCulture, $"{report.Files:N0} file{(report.Files == 1 ? "" : "s")}, {FormatBytes(report.Bytes)} in {report.Elapsed.TotalSeconds:0.00} s");
+        var extras = new List<string>();
+        if (report.Suppressed > 0)
+        {
+            extras.Add($"{report.Suppressed} suppressed");
+        }
+
+        if (report.BinarySkipped > 0)
+        {
+            extras.Add($"{report.BinarySkipped} binary skipped");
+        }
+
+        if (report.Errors.Count > 0)
+        {
+            extras.Add($"[red]{report.Errors.Count} unreadable[/]");
+        }
+
+        if (report.Warnings.Count > 0)
+        {
+            extras.Add($"{report.Warnings.Count} warning{(report.Warnings.Count == 1 ? "" : "s")}");
+        }
+
+        return $"{found} · {Markup.Escape(scanned)}{(extras.Count > 0 ? " · " + string.Join(", ", extras) : "")}";
+    }
+
+    public static string FormatBytes(long bytes) => bytes switch
+    {
+        < 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
+        < 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.0} KiB"),
+        < 1024L * 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):0.0} MiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):0.00} GiB"),
+    };
+}
