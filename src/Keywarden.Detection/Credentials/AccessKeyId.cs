@@ -99,7 +99,8 @@ public static class AccessKeyId
 
         var z = bits >> 2;
         var account = (z & 0x7FFFFFFFFF80UL) >> 7;
-        return account.ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        // 40 bits reach 13 digits, but account IDs have 12: such a key is not of this encoding.
+        return account > 999_999_999_999UL ? null : account.ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static int Base32Value(char c) => c switch

@@ -7,7 +7,7 @@ public enum Classification
     Live,
     /// <summary>An AWS documentation key (anything ending in EXAMPLE): never live.</summary>
     Example,
-    /// <summary>A low-entropy stand-in such as AKIAXXXXXXXXXXXXXXXX.</summary>
+    /// <summary>A low-entropy stand-in, such as AKIA followed by sixteen X.</summary>
     Placeholder,
     /// <summary>A key of a known canary-token account: using it alerts its owner, so never verify it.</summary>
     Canary,

@@ -57,7 +57,7 @@ internal sealed class KW1001_AwsAccessKeyId : IRule
     {
         var key = KeyId(random);
         yield return "aws_access_key_id = AKIAIOSFODNN7EXAMPLE";
-        yield return "key = AKIAXXXXXXXXXXXXXXXX";
+        yield return $"key = AKIA{new string('X', 16)}";
         yield return $"id = {key.ToLowerInvariant()}";
         yield return $"token = {key[..16]}";
         yield return $"blob = X{key}Y";

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test of Keywarden: formatting, build (warnings are errors) and all test projects.
+# Installs what the tests need when it is missing, so it works on a fresh machine.
+# Ends with one line: "tests: N passed, N failed" (", N skipped" when any were skipped).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "tests/run.sh: the .NET SDK (dotnet) is required" >&2
+  exit 2
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "tests/run.sh: python3 is required to summarise results" >&2
+  exit 2
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+results="TestResults"
+rm -rf "$results"
+mkdir -p "$results"
+
+dotnet restore Keywarden.slnx
+echo "==> dotnet format --verify-no-changes"
+dotnet format Keywarden.slnx --verify-no-changes --no-restore
+echo "==> dotnet build"
+dotnet build Keywarden.slnx --no-restore -c Debug -warnaserror
+echo "==> dotnet test"
+set +e
+dotnet test Keywarden.slnx --no-build -c Debug --results-directory "$results" --logger "trx" --logger "console;verbosity=minimal"
+status=$?
+set -e
+
+python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = skipped = 0
+files = glob.glob(f"{sys.argv[1]}/**/*.trx", recursive=True)
+for path in files:
+    counters = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
+    passed += int(counters.get("passed", 0))
+    failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
+    skipped += int(counters.get("notExecuted", 0))
+line = f"tests: {passed} passed, {failed} failed"
+if skipped:
+    line += f", {skipped} skipped"
+print(line)
+if not files:
+    print("tests/run.sh: no test results were written", file=sys.stderr)
+    sys.exit(1)
+PY
+exit $status
