@@ -222,6 +222,29 @@ public sealed class ScanCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Progress_display_is_drawn_on_a_terminal_stderr_only()
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            _tree.Write($"{i}.txt", new string('x', 50_000));
+        }
+
+        var stderr = new StringWriter();
+        var stdout = new MemoryStream();
+        var console = new CliConsole(() => Stream.Null, stdout, stderr, StdoutIsTerminal: false, StderrIsTerminal: true);
+        var settings = new ScanSettings([_tree.Root], Detection.Writers.ReportFormat.Jsonl, null, false, [], null, null, null, false, [], 3, 1024, 1, Progress: true);
+        var code = await new ScanRunner(console, settings, progressDelay: TimeSpan.Zero).RunAsync(CancellationToken.None);
+        Assert.Equal(0, code);
+        Assert.Contains("Scanning: ", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, stdout.Length);
+
+        var off = new StringWriter();
+        var quiet = new CliConsole(() => Stream.Null, new MemoryStream(), off, StdoutIsTerminal: false, StderrIsTerminal: true);
+        await new ScanRunner(quiet, settings with { Progress = false }, progressDelay: TimeSpan.Zero).RunAsync(CancellationToken.None);
+        Assert.Equal("", off.ToString());
+    }
+
+    [Fact]
     public void Progress_line_shows_files_bytes_findings_and_rate()
     {
         var line = ProgressLine.Format(new ScanProgress(), TimeSpan.FromSeconds(2));

@@ -119,8 +119,11 @@ internal sealed record ScanSettings(
     bool Progress);
 
 /// <summary>Runs one scan: configuration, the scan with its progress display, the report, the exit code.</summary>
-internal sealed class ScanRunner(CliConsole console, ScanSettings settings)
+internal sealed class ScanRunner(CliConsole console, ScanSettings settings, TimeSpan? progressDelay = null)
 {
+    /// <summary>Quick scans finish before a progress display would be worth drawing.</summary>
+    private readonly TimeSpan _progressDelay = progressDelay ?? TimeSpan.FromMilliseconds(500);
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         if (!TryParseFailOn(settings.FailOn, out var failOn, out var badValue))
@@ -234,8 +237,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings)
 
         var stderr = CliConsole.CreateAnsi(console.Stderr, terminal: true);
         var started = DateTime.UtcNow;
-        // Quick scans finish before the display would be worth drawing.
-        if (await Task.WhenAny(scan, Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken)) == scan)
+        if (await Task.WhenAny(scan, Task.Delay(_progressDelay, cancellationToken)) == scan)
         {
             return await scan;
         }
