@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Keywarden.Detection.Credentials;
 using Keywarden.Detection.Scanning;
+using Keywarden.Detection.Sources.Git;
 using Keywarden.Detection.Suppression;
 using Keywarden.Detection.Writers;
 using Spectre.Console;
@@ -51,6 +52,12 @@ internal static class ScanCommand
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
         var noProgress = new Option<bool>("--no-progress") { Description = "Do not show the progress display on a terminal." };
+        var git = new Option<bool>("--git") { Description = "Scan the history of the git repository at PATH or URL (https, ssh, file://): every blob reachable from any ref, once." };
+        var allObjects = new Option<bool>("--all-objects") { Description = "With --git: also scan unreachable (dangling) blobs." };
+        var since = new Option<string?>("--since") { Description = "With --git: only commits after REV (reachable from a ref, not from REV)." };
+        var range = new Option<string?>("--range") { Description = "With --git: only the commits of a range such as A..B." };
+        var staged = new Option<bool>("--staged") { Description = "Scan what the index adds to HEAD (the pre-commit check)." };
+        var prePush = new Option<bool>("--pre-push") { Description = "Scan the commits a push sends, reading git's pre-push lines from standard input." };
         archiveDepth.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < 0)
@@ -76,7 +83,7 @@ internal static class ScanCommand
         var command = new Command("scan", "Find AWS access keys, secret keys and session tokens in files, archives and standard input.")
         {
             paths, format, output, showSecrets, failOn, baseline, writeBaseline, config, respectGitignore, exclude,
-            archiveDepth, maxArchiveSize, threads, noProgress,
+            archiveDepth, maxArchiveSize, threads, noProgress, git, allObjects, since, range, staged, prePush,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -95,7 +102,15 @@ internal static class ScanCommand
                 ArchiveDepth: parse.GetValue(archiveDepth),
                 MaxArchiveMiB: parse.GetValue(maxArchiveSize),
                 Threads: parse.GetValue(threads),
-                Progress: !parse.GetValue(noProgress));
+                Progress: !parse.GetValue(noProgress))
+            {
+                Git = parse.GetValue(git),
+                AllObjects = parse.GetValue(allObjects),
+                Since = parse.GetValue(since),
+                Range = parse.GetValue(range),
+                Staged = parse.GetValue(staged),
+                PrePush = parse.GetValue(prePush),
+            };
             return await new ScanRunner(console, settings).RunAsync(cancellationToken);
         });
         return command;
@@ -116,7 +131,18 @@ internal sealed record ScanSettings(
     int ArchiveDepth,
     int MaxArchiveMiB,
     int Threads,
-    bool Progress);
+    bool Progress)
+{
+    public bool Git { get; init; }
+    public bool AllObjects { get; init; }
+    public string? Since { get; init; }
+    public string? Range { get; init; }
+    public bool Staged { get; init; }
+    public bool PrePush { get; init; }
+
+    /// <summary>Any mode that reads a git repository rather than files.</summary>
+    public bool UsesGit => Git || Staged || PrePush || AllObjects || Since is not null || Range is not null;
+}
 
 /// <summary>Runs one scan: configuration, the scan with its progress display, the report, the exit code.</summary>
 internal sealed class ScanRunner(CliConsole console, ScanSettings settings, TimeSpan? progressDelay = null)
@@ -135,6 +161,12 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         if (settings.Paths.Count(p => p == "-") > 1)
         {
             console.Error("standard input (-) can be scanned only once");
+            return ExitCodes.Error;
+        }
+
+        if (ValidateGitOptions() is { } usage)
+        {
+            console.Error(usage);
             return ExitCodes.Error;
         }
 
@@ -157,6 +189,11 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         catch (ScanInputException e)
         {
             console.Error(e.Message);
+            return ExitCodes.Error;
+        }
+        catch (GitException e)
+        {
+            console.Error($"git: {e.Message}");
             return ExitCodes.Error;
         }
 
@@ -190,6 +227,11 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
 
         if (report.Findings.Any(f => failOn.Contains(f.Classification)))
         {
+            if (settings.Staged || settings.PrePush)
+            {
+                HookAdvice.PrintBlocked(console, report, settings.PrePush);
+            }
+
             return ExitCodes.Findings;
         }
 
@@ -225,11 +267,78 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         return File.Exists(candidate) ? ScanConfig.Load(candidate) : ScanConfig.Empty;
     }
 
+    private string? ValidateGitOptions()
+    {
+        if (!settings.UsesGit)
+        {
+            return null;
+        }
+
+        if (settings.Paths.Length > 1 || settings.Paths.Contains("-"))
+        {
+            return "git scans take one repository (a directory or URL), not several paths or standard input";
+        }
+
+        if (new[] { settings.Staged, settings.PrePush, settings.Since is not null || settings.Range is not null }.Count(x => x) > 1)
+        {
+            return "choose one of --staged, --pre-push, or --since/--range";
+        }
+
+        if (settings.Since is not null && settings.Range is not null)
+        {
+            return "choose one of --since and --range";
+        }
+
+        if (settings.Range is { } range && !range.Contains("..", StringComparison.Ordinal))
+        {
+            return $"--range needs the form A..B (got '{range}')";
+        }
+
+        return null;
+    }
+
+    private GitScanOptions GitOptions(CancellationToken cancellationToken)
+    {
+        var repository = settings.Paths.FirstOrDefault() ?? ".";
+        var options = new GitScanOptions
+        {
+            Repository = repository,
+            AllObjects = settings.AllObjects,
+            Since = settings.Since,
+            Range = settings.Range,
+            Staged = settings.Staged,
+        };
+        if (settings.PrePush)
+        {
+            using var stdin = new StreamReader(console.OpenStdin());
+            options = options with { Revisions = PrePushRange.Parse(stdin.ReadToEnd(), repository, cancellationToken) };
+        }
+
+        return options;
+    }
+
     private async Task<ScanReport> ScanAsync(ScanOptions options, CancellationToken cancellationToken)
     {
-        var scanner = new Scanner(options, console.OpenStdin);
         var progress = new ScanProgress();
-        var scan = Task.Run(() => scanner.Run(progress, cancellationToken), cancellationToken);
+        Func<ScanReport> run;
+        if (settings.UsesGit)
+        {
+            var git = GitOptions(cancellationToken);
+            if (git.Revisions is [])
+            {
+                // A push that only deletes refs sends no commits.
+                return ScanReport.Empty;
+            }
+
+            run = () => new GitScanner(git, options).Run(progress, cancellationToken);
+        }
+        else
+        {
+            var scanner = new Scanner(options, console.OpenStdin);
+            run = () => scanner.Run(progress, cancellationToken);
+        }
+
+        var scan = Task.Run(run, cancellationToken);
         if (!settings.Progress || !console.StderrIsTerminal)
         {
             return await scan;

@@ -21,6 +21,20 @@ public sealed record ScanReport
     public required IReadOnlyList<ScanProblem> Warnings { get; init; }
     public required TimeSpan Elapsed { get; init; }
 
+    /// <summary>A scan that had nothing to read.</summary>
+    public static ScanReport Empty { get; } = new()
+    {
+        Findings = [],
+        Files = 0,
+        Bytes = 0,
+        BinarySkipped = 0,
+        Archives = 0,
+        Suppressed = 0,
+        Errors = [],
+        Warnings = [],
+        Elapsed = TimeSpan.Zero,
+    };
+
     /// <summary>Every finding before suppression by baseline or allow list, for --write-baseline.</summary>
     public IReadOnlyList<Finding> AllFindings { get; init; } = [];
 }

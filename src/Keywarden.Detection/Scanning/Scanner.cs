@@ -57,11 +57,17 @@ public sealed class Scanner
             }
         }
 
-        var allowed = new AllowList(_options.AllowedValues);
+        return Finish(_options, session, all, stopwatch);
+    }
+
+    /// <summary>Applies the allow list and baseline, orders the findings and summarises the scan.</summary>
+    internal static ScanReport Finish(ScanOptions options, ScanSession session, List<Finding> all, Stopwatch stopwatch)
+    {
+        var allowed = new AllowList(options.AllowedValues);
         var reported = new List<Finding>(all.Count);
         foreach (var finding in all)
         {
-            if (allowed.Allows(finding) || (_options.Baseline?.Contains(finding) ?? false))
+            if (allowed.Allows(finding) || (options.Baseline?.Contains(finding) ?? false))
             {
                 session.AddSuppressed();
             }
@@ -73,6 +79,7 @@ public sealed class Scanner
 
         reported.Sort(FindingOrder.Instance);
         all.Sort(FindingOrder.Instance);
+        var progress = session.Progress;
         return new ScanReport
         {
             Findings = reported,

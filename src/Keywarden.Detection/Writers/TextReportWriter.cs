@@ -31,6 +31,19 @@ public sealed class TextReportWriter(ReportOptions options)
             }
 
             console.MarkupLine("  " + FormatFinding(f));
+            if (f.Commit is { } commit)
+            {
+                var history = f.InHead switch
+                {
+                    true => "[yellow]still in HEAD[/]",
+                    false => "removed from every branch tip, still in history",
+                    null => "",
+                };
+                var count = f.Commits is { } n ? $"in {n} commit{(n == 1 ? "" : "s")}, " : "";
+                console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                    $"             first in {commit.Sha[..Math.Min(12, commit.Sha.Length)]} {commit.Date:yyyy-MM-dd} by {commit.Author} <{commit.Email}>: {commit.Message}")));
+                console.MarkupLine($"             {Markup.Escape(count)}{history}");
+            }
         }
 
         if (report.Findings.Count > 0)
@@ -42,6 +55,10 @@ public sealed class TextReportWriter(ReportOptions options)
         if (report.Findings.Any(f => f.Classification == Classification.Live))
         {
             console.MarkupLine("[yellow]Treat live keys as exposed: deactivate and rotate them in IAM first. Deleting them from files or history does not un-leak them.[/]");
+            if (report.Findings.Any(f => f.Commit is not null))
+            {
+                console.MarkupLine("[yellow]Rotate first: rewriting history afterwards (git filter-repo) only stops new copies; every existing clone keeps the key.[/]");
+            }
         }
     }
 
@@ -74,11 +91,6 @@ public sealed class TextReportWriter(ReportOptions options)
         if (f.SessionToken is not null)
         {
             parts.Add(Markup.Escape($"session token {(options.ShowSecrets ? f.SessionToken.Reveal() : f.SessionToken.Redacted)}"));
-        }
-
-        if (f.Commit is not null)
-        {
-            parts.Add(Markup.Escape($"commit {f.Commit.Sha[..Math.Min(12, f.Commit.Sha.Length)]}"));
         }
 
         parts.Add($"[dim]{Markup.Escape(f.RuleId)}[/]");

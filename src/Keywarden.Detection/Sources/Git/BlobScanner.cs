@@ -1,0 +1,231 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text;
+using Keywarden.Detection.Findings;
+using Keywarden.Detection.Scanning;
+
+namespace Keywarden.Detection.Sources.Git;
+
+/// <summary>
+/// Reads objects through one long-running <c>git cat-file --batch</c> and scans each blob once. The
+/// reading thread hands blobs to scanning workers, so git's inflating and Keywarden's scanning run on
+/// different cores; a blob larger than <see cref="InMemoryLimit"/> is scanned as it streams.
+/// </summary>
+internal sealed class BlobScanner(string repository, ScanSession session)
+{
+    private const int InMemoryLimit = 16 * 1024 * 1024;
+
+    /// <summary>Objects that could not be read (missing in a partial or damaged clone).</summary>
+    public int Missing { get; private set; }
+
+    /// <summary>
+    /// Scans the objects named (blob IDs or <c>rev:path</c>), returning the findings of each name that has
+    /// any. Findings carry the name as their path; the caller gives them real paths and commits.
+    /// </summary>
+    public Dictionary<string, List<Finding>> Scan(IReadOnlyList<string> names)
+    {
+        var results = new ConcurrentDictionary<string, List<Finding>>(StringComparer.Ordinal);
+        if (names.Count == 0)
+        {
+            return new Dictionary<string, List<Finding>>(StringComparer.Ordinal);
+        }
+
+        using var queue = new BlockingCollection<(string Name, byte[] Buffer, int Length)>(boundedCapacity: 64);
+        var workers = Enumerable.Range(0, Math.Max(1, session.Options.Threads))
+            .Select(_ => Task.Factory.StartNew(() => Work(queue, results), TaskCreationOptions.LongRunning))
+            .ToArray();
+
+        try
+        {
+            ReadAll(names, queue, results);
+        }
+        finally
+        {
+            queue.CompleteAdding();
+            Task.WaitAll(workers);
+        }
+
+        return new Dictionary<string, List<Finding>>(results, StringComparer.Ordinal);
+    }
+
+    private void Work(BlockingCollection<(string Name, byte[] Buffer, int Length)> queue, ConcurrentDictionary<string, List<Finding>> results)
+    {
+        var scanner = new ContentScanner(session);
+        var findings = new List<Finding>();
+        foreach (var (name, buffer, length) in queue.GetConsumingEnumerable())
+        {
+            try
+            {
+                findings.Clear();
+                using var stream = new MemoryStream(buffer, 0, length, writable: false);
+                scanner.Scan(stream, name, depth: 0, budget: null, findings);
+                if (findings.Count > 0)
+                {
+                    results[name] = [.. findings];
+                }
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                session.AddError(name, $"cannot scan object: {ProblemText.Describe(e)}");
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private void ReadAll(IReadOnlyList<string> names, BlockingCollection<(string, byte[], int)> queue, ConcurrentDictionary<string, List<Finding>> results)
+    {
+        using var process = GitCommand.Start(GitCommand.StartInfo(repository, ["cat-file", "--batch"], redirectInput: true));
+        var stderr = process.StandardError.ReadToEndAsync(session.CancellationToken);
+        var writer = Task.Run(() =>
+        {
+            using var input = new StreamWriter(process.StandardInput.BaseStream, new UTF8Encoding(false), 1 << 16);
+            foreach (var name in names)
+            {
+                input.Write(name);
+                input.Write('\n');
+            }
+        });
+
+        var output = new BufferedStream(process.StandardOutput.BaseStream, 1 << 20);
+        var inline = new ContentScanner(session);
+        var inlineFindings = new List<Finding>();
+        foreach (var name in names)
+        {
+            session.CancellationToken.ThrowIfCancellationRequested();
+            var header = ReadLine(output) ?? throw new GitException("git cat-file ended early");
+            var parts = header.Split(' ');
+            if (parts.Length < 3)
+            {
+                // "<name> missing" or "<name> ambiguous": nothing follows the header.
+                if (!name.Contains(':', StringComparison.Ordinal))
+                {
+                    Missing++;
+                }
+
+                continue;
+            }
+
+            var size = long.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
+            if (parts[1] != "blob")
+            {
+                Skip(output, size + 1);
+                continue;
+            }
+
+            if (size <= InMemoryLimit)
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(size, 1));
+                ReadExactly(output, buffer.AsSpan(0, (int)size));
+                Skip(output, 1);
+                queue.Add((name, buffer, (int)size), session.CancellationToken);
+            }
+            else
+            {
+                inlineFindings.Clear();
+                using (var blob = new LengthLimitedStream(output, size))
+                {
+                    inline.Scan(blob, name, depth: 0, budget: null, inlineFindings);
+                    blob.SkipRest();
+                }
+
+                Skip(output, 1);
+                if (inlineFindings.Count > 0)
+                {
+                    results[name] = [.. inlineFindings];
+                }
+            }
+        }
+
+        writer.GetAwaiter().GetResult();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new GitException(GitCommand.FirstLine(stderr.GetAwaiter().GetResult(), "git cat-file failed"));
+        }
+    }
+
+    private static string? ReadLine(Stream stream)
+    {
+        var bytes = new List<byte>(64);
+        while (true)
+        {
+            var b = stream.ReadByte();
+            if (b < 0)
+            {
+                return bytes.Count == 0 ? null : Encoding.UTF8.GetString([.. bytes]);
+            }
+
+            if (b == '\n')
+            {
+                return Encoding.UTF8.GetString([.. bytes]);
+            }
+
+            bytes.Add((byte)b);
+        }
+    }
+
+    private static void ReadExactly(Stream stream, Span<byte> buffer)
+    {
+        if (ContentScanner.ReadFully(stream, buffer) < buffer.Length)
+        {
+            throw new GitException("git cat-file output ended inside an object");
+        }
+    }
+
+    private static void Skip(Stream stream, long count)
+    {
+        Span<byte> scratch = stackalloc byte[4096];
+        while (count > 0)
+        {
+            var read = stream.Read(scratch[..(int)Math.Min(scratch.Length, count)]);
+            if (read == 0)
+            {
+                throw new GitException("git cat-file output ended inside an object");
+            }
+
+            count -= read;
+        }
+    }
+
+    /// <summary>The next <c>length</c> bytes of a stream, as a stream of their own.</summary>
+    private sealed class LengthLimitedStream(Stream inner, long length) : Stream
+    {
+        private readonly long _length = length;
+        private long _remaining = length;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => _length;
+        public override long Position { get => _length - _remaining; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_remaining == 0)
+            {
+                return 0;
+            }
+
+            var n = inner.Read(buffer[..(int)Math.Min(buffer.Length, _remaining)]);
+            _remaining -= n;
+            return n;
+        }
+
+        public void SkipRest()
+        {
+            var rest = _remaining;
+            _remaining = 0;
+            Skip(inner, rest);
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,354 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Keywarden.Detection.Findings;
+using Keywarden.Detection.Scanning;
+
+namespace Keywarden.Detection.Sources.Git;
+
+/// <summary>
+/// Scans a git repository's history: every blob reachable from any ref is scanned exactly once, then
+/// each credential gets its provenance: the oldest commit that introduced it (it is in the new blob of
+/// a change and not in the old one), how many commits contain it, and whether a branch tip still does.
+/// Or scans the staged changes only, reporting credentials the index adds to HEAD.
+/// </summary>
+public sealed class GitScanner(GitScanOptions git, ScanOptions options)
+{
+    public ScanReport Run(ScanProgress? progress = null, CancellationToken cancellationToken = default)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var session = new ScanSession(options, progress ?? new ScanProgress(), cancellationToken);
+        string? clone = null;
+        try
+        {
+            var repository = git.Repository;
+            if (IsUrl(repository))
+            {
+                clone = CloneBare(repository, cancellationToken);
+                repository = clone;
+            }
+            else
+            {
+                CheckRepository(repository, cancellationToken);
+            }
+
+            var findings = git.Staged ? ScanStaged(repository, session) : ScanHistory(repository, session);
+            return Scanner.Finish(options, session, findings, stopwatch);
+        }
+        finally
+        {
+            if (clone is not null)
+            {
+                TryDelete(clone);
+            }
+        }
+    }
+
+    /// <summary>https://, ssh://, git://, file:// and scp-like user@host:path addresses.</summary>
+    public static bool IsUrl(string value) =>
+        value.Contains("://", StringComparison.Ordinal) ||
+        (value.Contains('@', StringComparison.Ordinal) && value.Contains(':', StringComparison.Ordinal) && !Directory.Exists(value));
+
+    private static void CheckRepository(string path, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(path))
+        {
+            throw new ScanInputException($"no such directory: {path}");
+        }
+
+        try
+        {
+            GitCommand.Run(path, ["rev-parse", "--git-dir"], cancellationToken);
+        }
+        catch (GitException e)
+        {
+            throw new ScanInputException($"not a git repository: {path} ({e.Message})", e);
+        }
+    }
+
+    private static string CloneBare(string url, CancellationToken cancellationToken)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "keywarden-clone-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // --mirror: a bare clone with every ref (branches, tags, notes), as history scans need.
+            GitCommand.Run(null, ["clone", "--mirror", "--quiet", url, directory], cancellationToken);
+            return directory;
+        }
+        catch (GitException e)
+        {
+            TryDelete(directory);
+            throw new ScanInputException($"cannot clone {RedactUrl(url)}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A URL may carry a token (https://user:token@host/...): never show it.</summary>
+    internal static string RedactUrl(string url)
+    {
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        var at = url.IndexOf('@', StringComparison.Ordinal);
+        return scheme >= 0 && at > scheme ? string.Concat(url.AsSpan(0, scheme + 3), "***", url.AsSpan(at)) : url;
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private List<Finding> ScanHistory(string repository, ScanSession session)
+    {
+        var ct = session.CancellationToken;
+        if (GitCommand.Run(repository, ["rev-parse", "--is-shallow-repository"], ct, allowFailure: true).Trim() == "true")
+        {
+            session.AddWarning(".", "shallow repository: commits before the shallow boundary are not scanned (git fetch --unshallow to include them)");
+        }
+
+        var revisions = git.Revisions ?? (git.Range is { } range ? [range] : git.Since is { } since ? ["--all", "--not", since] : ["--all"]);
+        var fullHistory = revisions is ["--all"];
+        var commits = GitLog.Read(repository, revisions, ct);
+
+        // Every blob the walked commits introduce; for ranges also the blobs they replace, to tell
+        // what a commit added from what was already there.
+        var blobs = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var commit in commits)
+        {
+            foreach (var change in commit.Changes)
+            {
+                if (change.NewBlob is { } b && seen.Add(b))
+                {
+                    blobs.Add(b);
+                }
+
+                if (!fullHistory && change.OldBlob is { } o && seen.Add(o))
+                {
+                    blobs.Add(o);
+                }
+            }
+        }
+
+        var scanner = new BlobScanner(repository, session);
+        var blobFindings = scanner.Scan(blobs);
+        var credentials = CredentialsByBlob(blobFindings);
+
+        // Introductions: the oldest commit whose change adds the credential to a path.
+        var introduced = new Dictionary<string, (GitCommit Commit, int Order, string Path, Finding Finding)>(StringComparer.Ordinal);
+        for (var i = 0; i < commits.Count; i++)
+        {
+            var commit = commits[i];
+            foreach (var change in commit.Changes)
+            {
+                if (change.NewBlob is null || !credentials.TryGetValue(change.NewBlob, out var added))
+                {
+                    continue;
+                }
+
+                credentials.TryGetValue(change.OldBlob ?? "", out var before);
+                foreach (var (identity, finding) in added)
+                {
+                    if (before is not null && before.ContainsKey(identity))
+                    {
+                        continue;
+                    }
+
+                    if (!introduced.TryGetValue(identity, out var best) || commit.Date < best.Commit.Date || (commit.Date == best.Commit.Date && i < best.Order))
+                    {
+                        introduced[identity] = (commit, i, change.Path, finding);
+                    }
+                }
+            }
+        }
+
+        var (containing, states) = CountContainingCommits(commits, credentials);
+        var inHead = CredentialsAtBranchTips(repository, session, states, credentials, introduced);
+
+        var findings = new List<Finding>(introduced.Count);
+        foreach (var (identity, (commit, _, path, finding)) in introduced)
+        {
+            findings.Add(finding with
+            {
+                Path = path,
+                Commit = new CommitInfo(commit.Sha, commit.Author, commit.Email, commit.Date, commit.Subject, path),
+                Commits = containing.GetValueOrDefault(identity),
+                InHead = inHead.Contains(identity),
+                Fingerprint = FindingFingerprint.Compute(finding.RuleId, path + "@" + commit.Sha, identity, finding.Secret?.Sha256, 1),
+            });
+        }
+
+        if (git.AllObjects)
+        {
+            findings.AddRange(ScanUnreachable(repository, session, seen));
+        }
+
+        if (scanner.Missing > 0)
+        {
+            session.AddError(".", $"{scanner.Missing} object{(scanner.Missing == 1 ? "" : "s")} could not be read (a partial or damaged clone?): their content was not scanned");
+        }
+
+        return findings;
+    }
+
+    /// <summary>
+    /// Walks commits parents-first, keeping for each only the paths whose blob holds a credential (shared
+    /// structure, so memory grows with changes, not with commits × paths), and counts the commits whose
+    /// tree contains each credential. Outside the walked range a parent's tree is unknown and counts as empty.
+    /// </summary>
+    private static (Dictionary<string, int> Containing, Dictionary<string, ImmutableDictionary<string, string>> States) CountContainingCommits(
+        List<GitCommit> commits, Dictionary<string, Dictionary<string, Finding>> credentials)
+    {
+        var containing = new Dictionary<string, int>(StringComparer.Ordinal);
+        var states = new Dictionary<string, ImmutableDictionary<string, string>>(StringComparer.Ordinal);
+        var empty = ImmutableDictionary.Create<string, string>(StringComparer.Ordinal);
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var commit in commits)
+        {
+            var state = commit.Parents.Count > 0 && states.TryGetValue(commit.Parents[0], out var parent) ? parent : empty;
+            foreach (var change in commit.Changes)
+            {
+                state = change.NewBlob is { } blob && credentials.ContainsKey(blob) ? state.SetItem(change.Path, blob) : state.Remove(change.Path);
+            }
+
+            states[commit.Sha] = state;
+            present.Clear();
+            foreach (var blob in state.Values)
+            {
+                present.UnionWith(credentials[blob].Keys);
+            }
+
+            foreach (var identity in present)
+            {
+                containing[identity] = containing.GetValueOrDefault(identity) + 1;
+            }
+        }
+
+        return (containing, states);
+    }
+
+    /// <summary>Credentials present at the tip of any local or remote-tracking branch.</summary>
+    private static HashSet<string> CredentialsAtBranchTips(
+        string repository,
+        ScanSession session,
+        Dictionary<string, ImmutableDictionary<string, string>> states,
+        Dictionary<string, Dictionary<string, Finding>> credentials,
+        Dictionary<string, (GitCommit Commit, int Order, string Path, Finding Finding)> introduced)
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        var refs = GitCommand.Run(repository, ["for-each-ref", "--format=%(objectname) %(objecttype) %(refname)", "refs/heads", "refs/remotes"], session.CancellationToken);
+        var unknownTips = new List<string>();
+        foreach (var line in refs.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split(' ');
+            if (parts.Length < 3 || parts[1] != "commit" || parts[2].EndsWith("/HEAD", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (states.TryGetValue(parts[0], out var state))
+            {
+                foreach (var blob in state.Values)
+                {
+                    result.UnionWith(credentials[blob].Keys);
+                }
+            }
+            else
+            {
+                unknownTips.Add(parts[0]);
+            }
+        }
+
+        // A tip outside the walked range: look at the introducing paths in its tree directly.
+        if (unknownTips.Count > 0 && introduced.Count > 0)
+        {
+            var names = unknownTips.Distinct(StringComparer.Ordinal)
+                .SelectMany(tip => introduced.Values.Select(v => $"{tip}:{v.Path}"))
+                .Distinct(StringComparer.Ordinal)
+                .ToList();
+            var quiet = new ScanSession(session.Options, new ScanProgress(), session.CancellationToken);
+            foreach (var findings in new BlobScanner(repository, quiet).Scan(names).Values)
+            {
+                result.UnionWith(findings.Select(Identity));
+            }
+        }
+
+        return result;
+    }
+
+    private List<Finding> ScanUnreachable(string repository, ScanSession session, HashSet<string> reachable)
+    {
+        var listing = GitCommand.Run(repository, ["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"], session.CancellationToken);
+        var unreachable = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' '))
+            .Where(parts => parts.Length == 2 && parts[1] == "blob" && !reachable.Contains(parts[0]))
+            .Select(parts => parts[0])
+            .ToList();
+        var findings = new List<Finding>();
+        foreach (var (blob, found) in new BlobScanner(repository, session).Scan(unreachable))
+        {
+            // An unreachable blob has no path or commit: it is named by its object ID.
+            findings.AddRange(found.Select(f => f with { Commits = 0, InHead = false }));
+        }
+
+        return findings;
+    }
+
+    private List<Finding> ScanStaged(string repository, ScanSession session)
+    {
+        var changes = GitLog.ReadDiff(repository, ["--cached", "--diff-filter=ACMRT"], session.CancellationToken);
+        var blobs = changes.SelectMany(c => new[] { c.NewBlob, c.OldBlob }).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        var credentials = CredentialsByBlob(new BlobScanner(repository, session).Scan(blobs));
+        var findings = new List<Finding>();
+        foreach (var change in changes)
+        {
+            if (change.NewBlob is null || !credentials.TryGetValue(change.NewBlob, out var added))
+            {
+                continue;
+            }
+
+            credentials.TryGetValue(change.OldBlob ?? "", out var before);
+            var occurrence = 0;
+            foreach (var (identity, finding) in added)
+            {
+                if (before is null || !before.ContainsKey(identity))
+                {
+                    findings.Add(finding with
+                    {
+                        Path = change.Path,
+                        Fingerprint = FindingFingerprint.Compute(finding.RuleId, change.Path, identity, finding.Secret?.Sha256, ++occurrence),
+                    });
+                }
+            }
+        }
+
+        return findings;
+    }
+
+    /// <summary>For each blob, its credentials by identity (the first occurrence of each).</summary>
+    private static Dictionary<string, Dictionary<string, Finding>> CredentialsByBlob(Dictionary<string, List<Finding>> blobFindings)
+    {
+        var result = new Dictionary<string, Dictionary<string, Finding>>(StringComparer.Ordinal);
+        foreach (var (blob, findings) in blobFindings)
+        {
+            var byIdentity = new Dictionary<string, Finding>(StringComparer.Ordinal);
+            foreach (var finding in findings)
+            {
+                byIdentity.TryAdd(Identity(finding), finding);
+            }
+
+            result[blob] = byIdentity;
+        }
+
+        return result;
+    }
+
+    /// <summary>What makes two findings the same credential: rule, key ID, and the hashes of secret and token.</summary>
+    internal static string Identity(Finding f) =>
+        string.Join('|', f.RuleId, f.KeyId ?? "", f.Secret?.Sha256 ?? "", f.SessionToken?.Sha256 ?? "");
+}
