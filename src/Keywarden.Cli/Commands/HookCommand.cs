@@ -11,10 +11,16 @@ internal static class HookCommand
     {
         var prePush = new Option<bool>("--pre-push") { Description = "Install the pre-push hook too (scans the commits a push sends)." };
         var force = new Option<bool>("--force") { Description = "Rewrite Keywarden's hook even if it exists (e.g. after moving the keywarden binary)." };
-        var install = new Command("install", "Install a pre-commit hook (and optionally pre-push) in the current repository, chaining any hook already there.") { prePush, force };
-        install.SetAction((parse, ct) => Task.FromResult(Run(console, () => HookInstaller.Install(Repository(ct), Invocation(), parse.GetValue(prePush), parse.GetValue(force)))));
-        var uninstall = new Command("uninstall", "Remove exactly what `keywarden hook install` added, restoring chained hooks.");
-        uninstall.SetAction((_, ct) => Task.FromResult(Run(console, () => HookInstaller.Uninstall(Repository(ct)))));
+        var repository = new Argument<string>("repository")
+        {
+            Description = "The repository (default: the current directory).",
+            Arity = ArgumentArity.ZeroOrOne,
+            DefaultValueFactory = _ => ".",
+        };
+        var install = new Command("install", "Install a pre-commit hook (and optionally pre-push) in the repository, chaining any hook already there.") { repository, prePush, force };
+        install.SetAction((parse, ct) => Task.FromResult(Run(console, () => HookInstaller.Install(Repository(parse.GetValue(repository), ct), Invocation(), parse.GetValue(prePush), parse.GetValue(force)))));
+        var uninstall = new Command("uninstall", "Remove exactly what `keywarden hook install` added, restoring chained hooks.") { repository };
+        uninstall.SetAction((parse, ct) => Task.FromResult(Run(console, () => HookInstaller.Uninstall(Repository(parse.GetValue(repository), ct)))));
         return new Command("hook", "Manage the git hooks that stop leaks before they leave the machine.") { install, uninstall };
     }
 
@@ -41,11 +47,11 @@ internal static class HookCommand
         }
     }
 
-    /// <summary>The hooks folder of the repository in the current directory (honours core.hooksPath).</summary>
-    private static string Repository(CancellationToken ct)
+    private static string Repository(string? path, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        return Environment.CurrentDirectory;
+        var full = Path.GetFullPath(path ?? ".");
+        return Directory.Exists(full) ? full : throw new GitException($"no such directory: {path}");
     }
 
     /// <summary>How the hook calls this keywarden: the published binary, or `dotnet keywarden.dll` when run through dotnet.</summary>
