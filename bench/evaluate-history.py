@@ -232,7 +232,7 @@ def pipeline_count(path):
 
 
 def keys_in(lines, truth):
-    """Planted key IDs that occur in lines (only counts; the lines are never printed)."""
+    """Planted key IDs that occur in lines (the lines are never printed)."""
     ids = {t["key_id"] for t in truth}
     seen = set()
     pat = re.compile(r"(?=(A[A-Z0-9]{19}))")    # every 20-character run from an A, overlapping
@@ -240,7 +240,31 @@ def keys_in(lines, truth):
         for m in pat.findall(line):
             if m in ids:
                 seen.add(m)
-    return len(seen)
+    return seen
+
+
+def is_binary(repo, sha, path):
+    """git's own test: a NUL byte in the first 8000 bytes of the blob.  None if unknown."""
+    if not repo or not sha:
+        return None
+    r = subprocess.run(["git", "-C", repo, "cat-file", "blob", f"{sha}:{path}"], capture_output=True)
+    return b"\0" in r.stdout[:8000] if r.returncode == 0 else None
+
+
+def print_misses(tool, truth, seen, n, repo):
+    """Lists the planted keys a git-based tool did not match; returns how many sit in binary files."""
+    missed = [t for t in truth if t["key_id"] not in seen]
+    binary = 0
+    if missed:
+        print(f"{tool}: {len(seen)}/{len(truth)} planted key IDs matched; missed ({len(missed)}):")
+    for i, t in enumerate(missed):
+        b = is_binary(repo, t.get("introduced"), t["path"])
+        binary += bool(b)
+        if i < n:
+            print(f"    {t['key_id']} {t['path']} (branch {t.get('branch')})" + (", binary file" if b else ""))
+    if len(missed) > n:
+        print(f"    ... {len(missed) - n} more")
+    return binary
 
 
 # ---------------------------------------------------------------- timings
@@ -351,7 +375,8 @@ def render(args, truth, kw, pipe, gs, times, staged, size):
             r += f" (target ≤ {TARGETS['ratio_pipeline']:.1f}×: {mark(t_kw['wall'] / t_p['wall'] <= TARGETS['ratio_pipeline'])})"
         rss = f"{t_kw['rss_mb']:.0f}" if t_kw else "n/a"
         lines.append(f"| {name} | {fmt_s(t_kw)} | {rss} | {kw['live']} live / {pct(kw['found'], P)} | {r} |")
-    pname = f"`git log -p --all \\| rg -c` (git {ver.get('git', '')}, ripgrep {ver.get('ripgrep', '')})"
+    vers = ", ".join(f"{t} {ver[t]}" for t in ("git", "ripgrep") if ver.get(t))
+    pname = "`git log -p --all \\| rg -c`" + (f" ({vers})" if vers else "")
     if pipe is not None or t_p:
         pipe = pipe or {"count": "?", "recall": None}
         rss = f"{t_p['rss_mb']:.0f}" if t_p else "n/a"
@@ -397,6 +422,11 @@ def render(args, truth, kw, pipe, gs, times, staged, size):
         lines.append(f"- `git log -p --all | rg -c`: {pipe['count']} matching lines for {P} planted keys "
                      f"(a key shows up when added and when removed, and again when another branch "
                      f"touches its file)")
+        if pipe["recall"] is not None and pipe["recall"] < P:
+            binary = pipe.get("binary", 0)
+            lines.append(f"- {P - pipe['recall']} planted key(s) never show up in `git log -p` output"
+                         + (f", {binary} of them in files git takes for binary (their diffs read "
+                            f"\"Binary files differ\"; `git grep -I` skips them too)" if binary else ""))
     if staged:
         k, g = staged.get("keywarden"), staged.get("git-secrets")
 
@@ -487,11 +517,15 @@ def main():
         pipe = {"count": pipeline_count(args.pipeline_count)
                 if args.pipeline_count and os.path.isfile(args.pipeline_count) else "?", "recall": None}
         if args.pipeline_matches and os.path.isfile(args.pipeline_matches):
-            pipe["recall"] = keys_in(read_lines(args.pipeline_matches), truth)
+            seen = keys_in(read_lines(args.pipeline_matches), truth)
+            pipe["recall"] = len(seen)
+            pipe["binary"] = print_misses("git log -p | rg", truth, seen, args.max_list, repo)
     gs = None
     if args.gitsecrets and os.path.isfile(args.gitsecrets):
         hits = [line for line in read_lines(args.gitsecrets) if GS_LINE_RE.match(line)]
-        gs = {"lines": len(hits), "recall": keys_in(hits, truth)}
+        seen = keys_in(hits, truth)
+        gs = {"lines": len(hits), "recall": len(seen)}
+        print_misses("git secrets --scan-history", truth, seen, args.max_list, repo)
 
     times = timings(args.timings)
     staged = staged_times(args, times)

@@ -207,6 +207,10 @@ for run in $(seq 1 "$RUNS"); do
         "$KW" scan --git "$GREPO" --format jsonl --output "$KW_OUT" \
         || { tail -20 "$LOGS/history-keywarden.log"; die "keywarden exited $LAST_RC (log: $LOGS/history-keywarden.log)"; }
     if [ "$LAST_RC" -eq 2 ]; then KW_EXIT2=1; fi
+    if [ ! -f "$KW_OUT" ]; then
+        tail -20 "$LOGS/history-keywarden.log"
+        die "keywarden exited $LAST_RC without writing $KW_OUT (does it support scan --git? log: $LOGS/history-keywarden.log)"
+    fi
     # The usual pipeline; pipefail off (as in an interactive shell), rg's exit 1 (no match) is fine.
     # shellcheck disable=SC2016  # $1 and $2 are the inner bash's arguments
     measure pipeline "$run" "0 1" "" "$WORK/history-pipeline-count.txt" "$LOGS/history-pipeline.log" \
@@ -280,10 +284,12 @@ KW_STAGED_OK=1
 rc=0
 (cd "$WT" && "$KW" scan --staged --format jsonl --output "$STAGED_KW_OUT") \
     >"$LOGS/history-staged-keywarden.log" 2>&1 || rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+if { [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; } || [ ! -f "$STAGED_KW_OUT" ]; then
     tail -10 "$LOGS/history-staged-keywarden.log" | sed 's/^/      /'
-    info "keywarden scan --staged exited $rc: not timed (log: $LOGS/history-staged-keywarden.log)"
-    STAGED_NOTES+=("\`keywarden scan --staged\` exited $rc in the check run, so it was not timed")
+    info "keywarden scan --staged exited $rc$([ -f "$STAGED_KW_OUT" ] || echo ' without a report'):" \
+        "not timed (log: $LOGS/history-staged-keywarden.log)"
+    STAGED_NOTES+=("\`keywarden scan --staged\` exited $rc in the check run$([ -f "$STAGED_KW_OUT" ] \
+        || echo ' without writing its report'), so it was not timed")
     KW_STAGED_OK=0
 elif [ -f "$STAGED_KW_OUT" ] && grep -q "\"keyId\": *\"$STAGED_KEY\"" "$STAGED_KW_OUT"; then
     info "keywarden scan --staged: exit $rc, reports the new key"
@@ -302,8 +308,9 @@ rm -f "$STAGED_JSON"
 if [ "$USE_HYPERFINE" = 1 ]; then
     step "Timing the staged scans with hyperfine (--warmup 2 --runs $STAGED_RUNS)"
     HF_ARGS=(--style basic --warmup 2 --runs "$STAGED_RUNS" -i --export-json "$STAGED_JSON")
-    # Without an intermediate shell when hyperfine can (-N, hyperfine >= 1.13).
-    if hyperfine --help 2>/dev/null | grep -qE '^ *-N\b'; then HF_ARGS+=(-N); fi
+    # Without an intermediate shell when hyperfine can (-N, hyperfine >= 1.13).  (No grep -q or
+    # head after a pipe in this script: under pipefail the writer's broken pipe would count.)
+    if hyperfine --help 2>/dev/null | grep -E '^ *-N\b' >/dev/null; then HF_ARGS+=(-N); fi
     HF_CMDS=()
     [ "$KW_STAGED_OK" = 1 ] && HF_CMDS+=(-n keywarden "'$KW' scan --staged")
     HF_CMDS+=(-n git-secrets "git secrets --pre_commit_hook")
@@ -345,7 +352,7 @@ step "Results"
 if [ "$RUNS" -eq 1 ]; then RUNS_TEXT="1 run"; else RUNS_TEXT="median wall time and max RSS of $RUNS runs"; fi
 KW_VERSION=$(timeout 20 "$KW" --version </dev/null 2>/dev/null) || KW_VERSION=""
 KW_VERSION=$(head -n 1 <<<"$KW_VERSION" | tr -d '\r' | sed 's/^[Kk]eywarden[ :]*//' | cut -c1-40)
-RG_VERSION=$(rg --version | head -n 1 | awk '{print $2}')
+RG_VERSION=$(rg --version | awk 'NR == 1 {print $2}')
 GIT_VERSION=$(git --version | awk '{print $3}')
 GS_VERSION=$(dpkg-query -W -f '${Version}' git-secrets 2>/dev/null || true)
 EVAL_ARGS=()

