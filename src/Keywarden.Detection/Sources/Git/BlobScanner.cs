@@ -24,6 +24,11 @@ internal sealed class BlobScanner(string repository, ScanSession session)
     /// </summary>
     public Dictionary<string, List<Finding>> Scan(IEnumerable<string> names)
     {
+        if (names is IReadOnlyCollection<string> { Count: <= FewObjects } few)
+        {
+            return ScanFew(few);
+        }
+
         var results = new ConcurrentDictionary<string, List<Finding>>(StringComparer.Ordinal);
 
         using var queue = new BlockingCollection<(string Name, byte[] Buffer, int Length)>(boundedCapacity: 64);
@@ -44,6 +49,69 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         }
 
         return new Dictionary<string, List<Finding>>(results, StringComparer.Ordinal);
+    }
+
+    /// <summary>Up to this many objects (a staged check) are read and scanned on the calling thread: no workers to start.</summary>
+    private const int FewObjects = 64;
+
+    private Dictionary<string, List<Finding>> ScanFew(IReadOnlyCollection<string> names)
+    {
+        var results = new Dictionary<string, List<Finding>>(StringComparer.Ordinal);
+        if (names.Count == 0)
+        {
+            return results;
+        }
+
+        using var process = GitCommand.Start(GitCommand.StartInfo(repository, ["cat-file", "--batch"], redirectInput: true));
+        var stderr = process.StandardError.ReadToEndAsync(session.CancellationToken);
+        using (var input = new StreamWriter(process.StandardInput.BaseStream, new UTF8Encoding(false)))
+        {
+            // 64 names of at most a few hundred bytes fit in a pipe's buffer: git can read them all before we read.
+            input.Write(string.Concat(names.Select(n => n + "\n")));
+        }
+
+        var output = new BufferedStream(process.StandardOutput.BaseStream, 1 << 16);
+        var scanner = new ContentScanner(session);
+        foreach (var name in names)
+        {
+            var header = ReadLine(output) ?? throw new GitException("git cat-file ended early");
+            var parts = header.Split(' ');
+            if (parts.Length < 3)
+            {
+                if (!name.Contains(':', StringComparison.Ordinal))
+                {
+                    Missing++;
+                }
+
+                continue;
+            }
+
+            var size = long.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
+            using (var blob = new LengthLimitedStream(output, size))
+            {
+                if (parts[1] == "blob")
+                {
+                    var findings = new List<Finding>();
+                    scanner.Scan(blob, name, depth: 0, budget: null, findings);
+                    if (findings.Count > 0)
+                    {
+                        results[name] = findings;
+                    }
+                }
+
+                blob.SkipRest();
+            }
+
+            Skip(output, 1);
+        }
+
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new GitException(GitCommand.FirstLine(stderr.GetAwaiter().GetResult(), "git cat-file failed"));
+        }
+
+        return results;
     }
 
     private void Work(BlockingCollection<(string Name, byte[] Buffer, int Length)> queue, ConcurrentDictionary<string, List<Finding>> results)

@@ -28,7 +28,8 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
             }
             else
             {
-                CheckRepository(repository, cancellationToken);
+                // The staged check runs in a hook, where every process counts: git diff itself reports a non-repository.
+                CheckRepository(repository, verify: !git.Staged, cancellationToken);
             }
 
             var findings = git.Staged ? ScanStaged(repository, session) : ScanHistory(repository, session);
@@ -48,11 +49,16 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         value.Contains("://", StringComparison.Ordinal) ||
         (value.Contains('@', StringComparison.Ordinal) && value.Contains(':', StringComparison.Ordinal) && !Directory.Exists(value));
 
-    private static void CheckRepository(string path, CancellationToken cancellationToken)
+    private static void CheckRepository(string path, bool verify, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(path))
         {
             throw new ScanInputException($"no such directory: {path}");
+        }
+
+        if (!verify)
+        {
+            return;
         }
 
         try
