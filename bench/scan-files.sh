@@ -200,7 +200,7 @@ step "Results"
 if [ "$RUNS" -eq 1 ]; then RUNS_TEXT="1 run"; else RUNS_TEXT="median wall time and max RSS of $RUNS runs"; fi
 KW_VERSION=$(timeout 20 "$KW" --version </dev/null 2>/dev/null) || KW_VERSION=""
 KW_VERSION=$(head -n 1 <<<"$KW_VERSION" | tr -d '\r' | sed 's/^[Kk]eywarden[ :]*//' | cut -c1-40)
-RG_VERSION=$(rg --version | head -n 1 | awk '{print $2}')
+RG_VERSION=$(rg --version | awk 'NR == 1 {print $2}')  # awk reads all input: no SIGPIPE under pipefail
 GS_VERSION=$(dpkg-query -W -f '${Version}' git-secrets 2>/dev/null || true)
 GS_ARGS=()
 if [ -f "$GS_OUT" ]; then GS_ARGS=(--gitsecrets "$GS_OUT"); fi

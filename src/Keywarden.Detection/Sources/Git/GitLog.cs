@@ -15,7 +15,11 @@ internal static class GitLog
     private const char RecordSeparator = '\u001e';
     private const char FieldSeparator = '\u001f';
 
-    public static List<GitCommit> Read(string repository, IReadOnlyList<string> revisions, CancellationToken cancellationToken)
+    /// <param name="repository">The repository.</param>
+    /// <param name="revisions">git's revision arguments.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    /// <param name="onBlob">Called, on the reading thread, with each change's new blob as soon as it is parsed.</param>
+    public static List<GitCommit> Read(string repository, IReadOnlyList<string> revisions, CancellationToken cancellationToken, Action<string>? onBlob = null)
     {
         var args = new List<string>
         {
@@ -51,6 +55,11 @@ internal static class GitLog
             {
                 AddChange(current!, pendingMeta, Intern(token), Intern);
                 pendingMeta = null;
+                if (onBlob is not null && current!.Changes[^1].NewBlob is { } blob)
+                {
+                    onBlob(blob);
+                }
+
                 continue;
             }
 

@@ -123,11 +123,42 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         var seen = new HashSet<string>(StringComparer.Ordinal);
         List<GitCommit> commits;
         Dictionary<string, List<Finding>> blobFindings;
-        if (fullHistory)
+        using var store = fullHistory ? PackStore.TryOpen(ObjectsDirectory(repository, ct), repository, ct) : null;
+        if (store is not null)
         {
-            // The commit log (for provenance) and the blob scan run at once. Blobs stream from
-            // rev-list, newest first: the order git's packs are delta-compressed in, so cat-file
-            // inflates fastest (measured: 5.2 s against 7.6 s oldest first, on 20,000 commits).
+            // Every reachable blob is the new side of some change in the log (root commits list all
+            // their files; merges their first-parent diff), so the log names the blobs too, and they
+            // are scanned while the log is still being read: read straight from the packs by every
+            // core (see PackStore), in batches sorted by pack offset.
+            using var packScan = new PackBlobScan(store, session);
+            var log = Task.Run(
+                () =>
+                {
+                    try
+                    {
+                        return GitLog.Read(repository, revisions, ct, blob =>
+                        {
+                            if (seen.Add(blob))
+                            {
+                                packScan.Add(blob);
+                            }
+                        });
+                    }
+                    finally
+                    {
+                        packScan.CompleteAdding();
+                    }
+                },
+                ct);
+            packScan.Run();
+            commits = log.GetAwaiter().GetResult();
+            blobFindings = packScan.Finish(scanner);
+        }
+        else if (fullHistory)
+        {
+            // Through git cat-file. Blobs stream from rev-list, newest first: the order git's packs are
+            // delta-compressed in, so cat-file inflates fastest (measured: 5.2 s against 7.6 s oldest
+            // first, on 20,000 commits).
             var log = Task.Run(() => GitLog.Read(repository, revisions, ct), ct);
             blobFindings = scanner.Scan(RevListBlobs(repository, revisions, seen, ct));
             commits = log.GetAwaiter().GetResult();
@@ -208,6 +239,12 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         }
 
         return findings;
+    }
+
+    private static string ObjectsDirectory(string repository, CancellationToken ct)
+    {
+        var path = GitCommand.Run(repository, ["rev-parse", "--git-path", "objects"], ct).Trim();
+        return Path.GetFullPath(Path.Combine(repository, path));
     }
 
     /// <summary>Blob IDs reachable from the revisions, streamed from <c>git rev-list --objects</c>.</summary>
