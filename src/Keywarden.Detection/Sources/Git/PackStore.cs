@@ -275,35 +275,35 @@ internal sealed class PackObjectReader(PackStore store)
                 result = Inflate(type, _raw, p, length - p, (int)size, pooled: !asBase);
                 break;
             case 6: // OFS_DELTA: base at a negative offset in this pack
-            {
-                c = raw[p++];
-                long back = c & 0x7F;
-                while ((c & 0x80) != 0)
                 {
                     c = raw[p++];
-                    back = ((back + 1) << 7) | (long)(c & 0x7F);
-                }
+                    long back = c & 0x7F;
+                    while ((c & 0x80) != 0)
+                    {
+                        c = raw[p++];
+                        back = ((back + 1) << 7) | (long)(c & 0x7F);
+                    }
 
-                // The delta is inflated before the base is read: reading the base reuses the raw buffer.
-                var delta = Inflate(0, _raw, p, length - p, (int)size, pooled: true);
-                result = Patch(Read(packIndex, offset - back, depth + 1, asBase: true), delta, pooled: !asBase);
-                break;
-            }
+                    // The delta is inflated before the base is read: reading the base reuses the raw buffer.
+                    var delta = Inflate(0, _raw, p, length - p, (int)size, pooled: true);
+                    result = Patch(Read(packIndex, offset - back, depth + 1, asBase: true), delta, pooled: !asBase);
+                    break;
+                }
 
             case 7: // REF_DELTA: base named by ID
-            {
-                Span<byte> baseId = stackalloc byte[20];
-                raw.Slice(p, 20).CopyTo(baseId);
-                var delta = Inflate(0, _raw, p + 20, length - p - 20, (int)size, pooled: true);
-                if (!store.TryLocate(baseId, out var basePack, out var baseOffset))
                 {
-                    delta.Return();
-                    throw new InvalidDataException("delta base missing");
-                }
+                    Span<byte> baseId = stackalloc byte[20];
+                    raw.Slice(p, 20).CopyTo(baseId);
+                    var delta = Inflate(0, _raw, p + 20, length - p - 20, (int)size, pooled: true);
+                    if (!store.TryLocate(baseId, out var basePack, out var baseOffset))
+                    {
+                        delta.Return();
+                        throw new InvalidDataException("delta base missing");
+                    }
 
-                result = Patch(Read(basePack, baseOffset, depth + 1, asBase: true), delta, pooled: !asBase);
-                break;
-            }
+                    result = Patch(Read(basePack, baseOffset, depth + 1, asBase: true), delta, pooled: !asBase);
+                    break;
+                }
 
             default:
                 throw new InvalidDataException($"unknown pack entry type {type}");
