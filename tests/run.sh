@@ -14,6 +14,16 @@ if ! command -v python3 >/dev/null 2>&1; then
   exit 2
 fi
 
+# The AWS tests run against moto_server (the AWS API emulator) and set it up with the aws CLI; both
+# are on every machine of this project (see DESIGN.md). PyPI is not reachable, so they cannot be
+# installed from here: say so clearly instead of failing obscurely.
+for tool in moto_server aws git; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "tests/run.sh: $tool is required by the tests and is not on PATH" >&2
+    exit 2
+  fi
+done
+
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 results="TestResults"

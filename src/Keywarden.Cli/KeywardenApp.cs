@@ -15,6 +15,8 @@ internal static class KeywardenApp
         var root = new RootCommand("Keywarden finds exposed AWS credentials, contains them, and shows what they did.");
         root.Subcommands.Add(ScanCommand.Create(console));
         root.Subcommands.Add(HookCommand.Create(console));
+        root.Subcommands.Add(VerifyCommand.Create(console));
+        root.Subcommands.Add(AccountCommand.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

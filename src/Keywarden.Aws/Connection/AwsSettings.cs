@@ -1,0 +1,93 @@
+using Amazon;
+using Amazon.Runtime;
+using Amazon.Runtime.CredentialManagement;
+using Amazon.Runtime.Credentials;
+
+namespace Keywarden.Aws.Connection;
+
+/// <summary>Thrown when Keywarden's own AWS access is not configured; the message says what to set.</summary>
+public sealed class AwsConfigurationException : Exception
+{
+    public AwsConfigurationException() { }
+    public AwsConfigurationException(string message) : base(message) { }
+    public AwsConfigurationException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// How Keywarden reaches AWS: a named profile or the SDK's standard credential chain (environment,
+/// shared config and credentials files, SSO, container and instance metadata), a region, and an
+/// endpoint override for any AWS-compatible endpoint (LocalStack, moto, a VPC endpoint).
+/// </summary>
+public sealed record AwsSettings
+{
+    public const string DefaultRegion = "us-east-1";
+
+    public string? Profile { get; init; }
+    public string? Region { get; init; }
+
+    /// <summary>One endpoint for every service (e.g. http://127.0.0.1:5000), as the AWS CLI's --endpoint-url.</summary>
+    public string? EndpointUrl { get; init; }
+
+    /// <summary>Connection timeout and retries for each call; a leaked key's verification must answer within seconds.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public int MaxRetries { get; init; } = 2;
+
+    /// <summary>From the AWS CLI's environment variables, with explicit options taking precedence.</summary>
+    public static AwsSettings FromEnvironment(string? profile = null, string? region = null, string? endpointUrl = null) => new()
+    {
+        Profile = profile ?? Environment.GetEnvironmentVariable("AWS_PROFILE"),
+        Region = region ?? Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION"),
+        EndpointUrl = endpointUrl ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL"),
+    };
+
+    public string ResolvedRegion => string.IsNullOrWhiteSpace(Region) ? DefaultRegion : Region;
+
+    /// <summary>Applies region, endpoint, timeout and retries to a service client's configuration.</summary>
+    public T Configure<T>(T config)
+        where T : ClientConfig
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (EndpointUrl is { } endpoint)
+        {
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+            {
+                throw new AwsConfigurationException($"endpoint URL is not an http(s) URL: {endpoint}");
+            }
+
+            config.ServiceURL = endpoint;
+            config.AuthenticationRegion = ResolvedRegion;
+        }
+        else
+        {
+            config.RegionEndpoint = RegionEndpoint.GetBySystemName(ResolvedRegion);
+        }
+
+        config.Timeout = Timeout;
+        config.MaxErrorRetry = MaxRetries;
+        return config;
+    }
+
+    /// <summary>Keywarden's own credentials: the named profile, or the standard chain.</summary>
+    public AWSCredentials ResolveCredentials(ClientConfig config)
+    {
+        if (Profile is { } name)
+        {
+            if (new CredentialProfileStoreChain().TryGetAWSCredentials(name, out var fromProfile))
+            {
+                return fromProfile;
+            }
+
+            throw new AwsConfigurationException($"AWS profile '{name}' not found in the shared config or credentials files");
+        }
+
+        try
+        {
+            return new DefaultAWSCredentialsIdentityResolver().ResolveIdentity(config);
+        }
+        catch (AmazonClientException e)
+        {
+            throw new AwsConfigurationException("no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or --profile, or run where instance or container credentials exist", e);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Text.Json;
+using Keywarden.Aws.Connection;
+using Keywarden.Aws.Sts;
+using Keywarden.Detection.Credentials;
+
+namespace Keywarden.Cli.Commands;
+
+/// <summary>
+/// `keywarden verify KEYID --secret-stdin|--secret-file FILE`: does this key pair work? The secret never
+/// comes through argv (it would show in ps and shell history). Exit 0 active, 1 invalid, 3 unknown, 2 usage.
+/// </summary>
+internal static class VerifyCommand
+{
+    public const int Invalid = 1;
+    public const int Unknown = 3;
+
+    public static Command Create(CliConsole console)
+    {
+        var keyId = new Argument<string>("key-id") { Description = "The access key ID (AKIA..., ASIA...)." };
+        var secretStdin = new Option<bool>("--secret-stdin") { Description = "Read the secret access key from the first line of standard input." };
+        var secretFile = new Option<FileInfo?>("--secret-file") { Description = "Read the secret access key from the first line of FILE." };
+        var tokenFile = new Option<FileInfo?>("--session-token-file") { Description = "Read the session token of a temporary (ASIA) key from FILE." };
+        var format = new Option<string>("--format", "-f") { Description = "text or json.", DefaultValueFactory = _ => "text" };
+        format.AcceptOnlyFromAmong("text", "json");
+        var aws = new AwsOptions();
+        var command = new Command("verify", "Check whether a key pair works, with sts:GetCallerIdentity only (it changes nothing and cannot be denied).")
+        {
+            keyId, secretStdin, secretFile, tokenFile, format,
+        };
+        aws.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            var id = parse.GetValue(keyId)!.Trim();
+            if (!KeyIdArgument.IsPlausible(id))
+            {
+                console.Error($"not an access key ID: {KeyIdArgument.Mask(id)}");
+                return ExitCodes.Error;
+            }
+
+            if (parse.GetValue(secretStdin) == (parse.GetValue(secretFile) is not null))
+            {
+                console.Error("give the secret with exactly one of --secret-stdin or --secret-file (never on the command line)");
+                return ExitCodes.Error;
+            }
+
+            var account = AccessKeyId.DecodeAccountId(id);
+            if (CanaryAccounts.Contains(account))
+            {
+                console.Error($"not verified: {id} belongs to canary-token account {account}; using it would alert whoever planted it");
+                return ExitCodes.Error;
+            }
+
+            string secret;
+            string? token;
+            try
+            {
+                secret = parse.GetValue(secretStdin) ? FirstLine(console.OpenStdin()) : FirstLine(File.OpenRead(parse.GetValue(secretFile)!.FullName));
+                token = parse.GetValue(tokenFile) is { } tf ? FirstLine(File.OpenRead(tf.FullName)) : null;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                console.Error($"cannot read the secret: {(e is FileNotFoundException ? "no such file" : e.Message.TrimEnd('.'))}");
+                return ExitCodes.Error;
+            }
+
+            if (secret.Length == 0)
+            {
+                console.Error("the secret is empty");
+                return ExitCodes.Error;
+            }
+
+            KeyVerification result;
+            try
+            {
+                result = await new KeyVerifier(aws.Read(parse)).VerifyAsync(id, secret, token, ct);
+            }
+            catch (AwsConfigurationException e)
+            {
+                console.Error(e.Message);
+                return ExitCodes.Error;
+            }
+
+            Write(console, parse.GetValue(format) == "json", id, result);
+            return result.Status switch
+            {
+                VerificationStatus.Active => ExitCodes.Success,
+                VerificationStatus.Invalid => Invalid,
+                _ => Unknown,
+            };
+        });
+        return command;
+    }
+
+    private static void Write(CliConsole console, bool json, string keyId, KeyVerification result)
+    {
+        using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
+        var status = result.Status.ToString().ToLowerInvariant();
+        if (json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string?>
+            {
+                ["keyId"] = keyId,
+                ["status"] = status,
+                ["account"] = result.Account,
+                ["arn"] = result.Arn,
+                ["userId"] = result.UserId,
+                ["reason"] = result.Reason,
+            }));
+            return;
+        }
+
+        stdout.WriteLine(result.Status switch
+        {
+            VerificationStatus.Active => $"{keyId}: active — {result.Arn} (account {result.Account}). Treat it as exposed: quarantine and rotate it.",
+            VerificationStatus.Invalid => $"{keyId}: invalid — AWS refused it ({result.Reason}): unknown, deleted or inactive key, or a wrong secret.",
+            _ => $"{keyId}: unknown — no answer from AWS ({result.Reason}). Try again.",
+        });
+    }
+
+    private static string FirstLine(Stream stream)
+    {
+        using var reader = new StreamReader(stream);
+        return (reader.ReadLine() ?? "").Trim();
+    }
+}
+
+/// <summary>Key IDs as commands take them: 16 to 128 of [A-Z0-9] (anonymised datasets use 0, 1, 8, 9: never insist on base32).</summary>
+internal static class KeyIdArgument
+{
+    public static bool IsPlausible(string value) =>
+        value.Length is >= 16 and <= 128 && value.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c));
+
+    /// <summary>What a bad argument looked like, without echoing something that may be a secret.</summary>
+    public static string Mask(string value) => value.Length <= 8 ? $"'{value}'" : $"'{value[..4]}…' ({value.Length} characters)";
+}
