@@ -254,5 +254,62 @@ public sealed class GitScannerTests : IDisposable
         Assert.Equal([second, "--not", "--remotes"], PrePushRange.Parse($"refs/heads/main {second} refs/heads/main {unknown}\n", _repo.Path, CancellationToken.None));
     }
 
+    [Fact]
+    public void Packed_deltified_and_loose_objects_give_the_same_findings_as_loose_ones()
+    {
+        // Many versions of a few files, so `git gc --aggressive` stores most blobs as deltas (OFS_DELTA)
+        // of each other; then a few more commits stay loose next to the pack.
+        var keys = new List<string>();
+        var text = new System.Text.StringBuilder();
+        for (var i = 0; i < 60; i++)
+        {
+            text.Append(string.Concat(Enumerable.Repeat($"line {i} of some ordinary configuration text\n", 20)));
+            if (i % 6 == 0)
+            {
+                var key = KeyId(_random);
+                keys.Add(key);
+                text.Append($"aws_access_key_id = {key}\naws_secret_access_key = {SecretAccessKey(_random)}\n");
+            }
+
+            _repo.Write("config/big.txt", text.ToString());
+            _repo.Write($"notes/{i % 3}.txt", text.ToString()[..Math.Min(text.Length, 5000)]);
+            _repo.Commit($"edit {i}");
+        }
+
+        var loose = History().Findings.Select(Describe).Order(StringComparer.Ordinal).ToList();
+        _repo.Git(["gc", "-q", "--aggressive", "--prune=now"]);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(_repo.Path, ".git", "objects", "pack"), "*.pack"));
+        var packed = History().Findings.Select(Describe).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(loose, packed);
+        Assert.Equal(keys.Count, packed.Count);
+
+        var late = KeyId(_random);
+        _repo.Append("config/big.txt", $"late {late}\n");
+        _repo.Commit("loose commit after the pack");
+        var mixed = History();
+        Assert.Contains(mixed.Findings, f => f.KeyId == late);
+        Assert.Equal(keys.Count + 1, mixed.Findings.Count);
+        Assert.Empty(mixed.Errors);
+
+        static string Describe(Finding f) => $"{f.KeyId} {f.Path}:{f.Line} {f.Commit?.Sha} {f.Commits} {f.InHead} {f.Secret?.Sha256}";
+    }
+
+    [Fact]
+    public void A_repository_with_alternates_is_read_through_git_itself()
+    {
+        var key = KeyId(_random);
+        _repo.Write("a.txt", $"k={key}\n");
+        var sha = _repo.Commit("key");
+        _repo.Git(["gc", "-q"]);
+        using var shared = new GitRepo();
+        Directory.Delete(shared.Path, recursive: true);
+        _repo.Git(["clone", "-q", "--shared", _repo.Path, shared.Path]);
+        Assert.True(File.Exists(Path.Combine(shared.Path, ".git", "objects", "info", "alternates")));
+
+        var finding = Assert.Single(new GitScanner(new GitScanOptions { Repository = shared.Path }, new ScanOptions()).Run().Findings);
+        Assert.Equal(key, finding.KeyId);
+        Assert.Equal(sha, finding.Commit!.Sha);
+    }
+
     public void Dispose() => _repo.Dispose();
 }
