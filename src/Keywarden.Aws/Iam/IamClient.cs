@@ -1,0 +1,225 @@
+using System.Net;
+using System.Text;
+using System.Xml.Linq;
+using Amazon.Runtime;
+using Keywarden.Aws.Connection;
+
+namespace Keywarden.Aws.Iam;
+
+/// <summary>An error IAM answered with; the message names the action and AWS's code, never a secret.</summary>
+public class IamException(string action, string code, string message, HttpStatusCode status)
+    : Exception($"iam:{action} failed: {code}: {message}")
+{
+    public string Action { get; } = action;
+    public string Code { get; } = code;
+    public HttpStatusCode Status { get; } = status;
+
+    public bool IsNoSuchEntity => Code == "NoSuchEntity";
+    public bool IsAccessDenied => Code is "AccessDenied" or "AccessDeniedException" or "UnauthorizedOperation";
+    public bool IsThrottling => Code is "Throttling" or "ThrottlingException" or "RequestLimitExceeded";
+}
+
+/// <summary>An IAM access key as ListAccessKeys describes it.</summary>
+public sealed record AccessKeyMetadata(string AccessKeyId, string UserName, string Status, DateTimeOffset CreateDate);
+
+/// <summary>
+/// A small typed IAM client over the Query protocol (form-encoded POST, XML answers): credentials from
+/// AWSSDK.Core's chain, Signature Version 4 from its signer, pagination by Marker, IAM error codes as
+/// <see cref="IamException"/>, throttling and server errors retried with exponential backoff.
+/// Written by hand because no AWSSDK.IdentityManagement package is available here.
+/// Source: IAM API Reference (Query API, common errors, each action's page).
+/// </summary>
+public sealed class IamClient : IDisposable
+{
+    private const string Version = "2010-05-08";
+    private static readonly XNamespace Ns = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+    private readonly AWSCredentials _credentials;
+    private readonly Uri _endpoint;
+    private readonly string _region;
+    private readonly HttpClient _http;
+    private readonly int _maxRetries;
+
+    public IamClient(AwsSettings settings, AWSCredentials credentials, HttpMessageHandler? handler = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _credentials = credentials;
+        // IAM is global: one endpoint per partition, signed for us-east-1 (aws), cn-north-1 (aws-cn), us-gov-west-1 (aws-us-gov).
+        var partition = Partitions.OfRegion(settings.ResolvedRegion);
+        _endpoint = new Uri(settings.EndpointUrl ?? partition.IamEndpoint);
+        _region = settings.EndpointUrl is null ? partition.IamSigningRegion : settings.ResolvedRegion;
+        _http = handler is null ? new HttpClient() : new HttpClient(handler);
+        _http.Timeout = settings.Timeout;
+        _maxRetries = settings.MaxRetries;
+    }
+
+    public async Task<XElement> CallAsync(string action, IReadOnlyDictionary<string, string> parameters, CancellationToken cancellationToken)
+    {
+        var body = new StringBuilder($"Action={Uri.EscapeDataString(action)}&Version={Version}");
+        foreach (var (name, value) in parameters)
+        {
+            body.Append('&').Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(value));
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var credentials = await _credentials.GetCredentialsAsync();
+            using var request = QuerySigner.Sign(_endpoint, _region, "iam", body.ToString(), credentials, DateTime.UtcNow);
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, cancellationToken);
+            }
+            catch (Exception e) when ((e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested)) && attempt < _maxRetries)
+            {
+                await Backoff(attempt, cancellationToken);
+                continue;
+            }
+
+            using (response)
+            {
+                var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return XElement.Parse(text);
+                }
+
+                var error = ParseError(action, text, response.StatusCode);
+                if ((error.IsThrottling || (int)response.StatusCode >= 500) && attempt < _maxRetries)
+                {
+                    await Backoff(attempt, cancellationToken);
+                    continue;
+                }
+
+                throw error;
+            }
+        }
+    }
+
+    private static Task Backoff(int attempt, CancellationToken cancellationToken) =>
+        Task.Delay(TimeSpan.FromMilliseconds((200 << attempt) + Random.Shared.Next(100)), cancellationToken);
+
+    private static IamException ParseError(string action, string text, HttpStatusCode status)
+    {
+        try
+        {
+            var error = XElement.Parse(text).Descendants().FirstOrDefault(e => e.Name.LocalName == "Error");
+            var code = error?.Elements().FirstOrDefault(e => e.Name.LocalName == "Code")?.Value ?? status.ToString();
+            var message = error?.Elements().FirstOrDefault(e => e.Name.LocalName == "Message")?.Value ?? "";
+            return new IamException(action, code, message, status);
+        }
+        catch (System.Xml.XmlException)
+        {
+            return new IamException(action, status.ToString(), $"HTTP {(int)status}", status);
+        }
+    }
+
+    /// <summary>Every page of a listing (IsTruncated/Marker), yielding the members of <paramref name="list"/>.</summary>
+    public async IAsyncEnumerable<XElement> ListAsync(string action, string list, Dictionary<string, string> parameters, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var page = await CallAsync(action, parameters, cancellationToken);
+            foreach (var member in page.Descendants(Ns + list).Elements(Ns + "member"))
+            {
+                yield return member;
+            }
+
+            var truncated = page.Descendants(Ns + "IsTruncated").FirstOrDefault()?.Value == "true";
+            var marker = page.Descendants(Ns + "Marker").FirstOrDefault()?.Value;
+            if (!truncated || string.IsNullOrEmpty(marker))
+            {
+                yield break;
+            }
+
+            parameters["Marker"] = marker;
+        }
+    }
+
+    /// <summary>The user a key belongs to (iam:GetAccessKeyLastUsed), or null when the key is not in this account.</summary>
+    public async Task<string?> GetAccessKeyUserAsync(string accessKeyId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await CallAsync("GetAccessKeyLastUsed", new Dictionary<string, string> { ["AccessKeyId"] = accessKeyId }, cancellationToken);
+            return result.Descendants(Ns + "UserName").FirstOrDefault()?.Value;
+        }
+        catch (IamException e) when (e.IsNoSuchEntity)
+        {
+            return null;
+        }
+    }
+
+    public async Task<List<AccessKeyMetadata>> ListAccessKeysAsync(string userName, CancellationToken cancellationToken)
+    {
+        var keys = new List<AccessKeyMetadata>();
+        await foreach (var m in ListAsync("ListAccessKeys", "AccessKeyMetadata", new() { ["UserName"] = userName }, cancellationToken))
+        {
+            keys.Add(new AccessKeyMetadata(
+                m.Element(Ns + "AccessKeyId")?.Value ?? "",
+                m.Element(Ns + "UserName")?.Value ?? userName,
+                m.Element(Ns + "Status")?.Value ?? "",
+                DateTimeOffset.Parse(m.Element(Ns + "CreateDate")?.Value ?? "1970-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return keys;
+    }
+
+    public async Task<List<string>> ListAttachedUserPoliciesAsync(string userName, CancellationToken cancellationToken)
+    {
+        var arns = new List<string>();
+        await foreach (var m in ListAsync("ListAttachedUserPolicies", "AttachedPolicies", new() { ["UserName"] = userName }, cancellationToken))
+        {
+            arns.Add(m.Element(Ns + "PolicyArn")?.Value ?? "");
+        }
+
+        return arns;
+    }
+
+    public Task AttachUserPolicyAsync(string userName, string policyArn, CancellationToken cancellationToken) =>
+        CallAsync("AttachUserPolicy", new Dictionary<string, string> { ["UserName"] = userName, ["PolicyArn"] = policyArn }, cancellationToken);
+
+    public Task DetachUserPolicyAsync(string userName, string policyArn, CancellationToken cancellationToken) =>
+        CallAsync("DetachUserPolicy", new Dictionary<string, string> { ["UserName"] = userName, ["PolicyArn"] = policyArn }, cancellationToken);
+
+    /// <summary>Active or Inactive: reversible, unlike deletion.</summary>
+    public Task UpdateAccessKeyAsync(string userName, string accessKeyId, string status, CancellationToken cancellationToken) =>
+        CallAsync("UpdateAccessKey", new Dictionary<string, string> { ["UserName"] = userName, ["AccessKeyId"] = accessKeyId, ["Status"] = status }, cancellationToken);
+
+    public Task CreateUserAsync(string userName, CancellationToken cancellationToken) =>
+        CallAsync("CreateUser", new Dictionary<string, string> { ["UserName"] = userName }, cancellationToken);
+
+    /// <summary>GetAccountSummary's map, e.g. AccountAccessKeysPresent (root access keys), AccountMFAEnabled.</summary>
+    public async Task<Dictionary<string, int>> GetAccountSummaryAsync(CancellationToken cancellationToken)
+    {
+        var result = await CallAsync("GetAccountSummary", new Dictionary<string, string>(), cancellationToken);
+        var map = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var entry in result.Descendants(Ns + "entry"))
+        {
+            if (int.TryParse(entry.Element(Ns + "value")?.Value, System.Globalization.CultureInfo.InvariantCulture, out var value))
+            {
+                map[entry.Element(Ns + "key")?.Value ?? ""] = value;
+            }
+        }
+
+        return map;
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+/// <summary>AWS partitions: where IAM lives and how ARNs begin. Source: AWS General Reference, "AWS Identity and Access Management endpoints".</summary>
+public sealed record Partitions(string Name, string IamEndpoint, string IamSigningRegion)
+{
+    public static Partitions Aws { get; } = new("aws", "https://iam.amazonaws.com/", "us-east-1");
+    public static Partitions China { get; } = new("aws-cn", "https://iam.cn-north-1.amazonaws.com.cn/", "cn-north-1");
+    public static Partitions GovCloud { get; } = new("aws-us-gov", "https://iam.us-gov.amazonaws.com/", "us-gov-west-1");
+
+    public static Partitions OfRegion(string region) =>
+        region.StartsWith("cn-", StringComparison.Ordinal) ? China
+        : region.StartsWith("us-gov-", StringComparison.Ordinal) ? GovCloud
+        : Aws;
+
+    /// <summary>An AWS managed policy's ARN in this partition, e.g. arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3.</summary>
+    public string ManagedPolicyArn(string name) => $"arn:{Name}:iam::aws:policy/{name}";
+}

@@ -1,0 +1,85 @@
+using Amazon.Runtime;
+using Keywarden.Aws.Connection;
+using Keywarden.Aws.Iam;
+
+namespace Keywarden.Aws.Tests;
+
+/// <summary>The hand-written IAM client against moto with IAM enforcement on: the quarantine policy really stops a leaked key.</summary>
+[Collection(MotoCollection.Name)]
+public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
+{
+    private const string Admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    private const string Quarantine = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+    private (string Id, string Secret) _leaked;
+    private (string Id, string Secret) _responder;
+
+    public async Task InitializeAsync()
+    {
+        await moto.ResetAsync(unauthenticated: 3);
+        _leaked = moto.CreateUserWithKey("app", Admin);
+        _responder = moto.CreateUserWithKey("responder", Admin, _leaked);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private IamClient Client((string Id, string Secret) key) =>
+        new(new AwsSettings { EndpointUrl = moto.Endpoint, Region = "us-east-1", MaxRetries = 1 }, new BasicAWSCredentials(key.Id, key.Secret));
+
+    [Fact]
+    public async Task Quarantine_policy_denies_the_leaked_key_and_detaching_restores_it()
+    {
+        using var responder = Client(_responder);
+        using var leaked = Client(_leaked);
+        await leaked.CreateUserAsync("before-quarantine", CancellationToken.None);
+        string[] runInstancesArgs = ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--count", "1", "--instance-type", "t2.micro"];
+        moto.Aws(runInstancesArgs, _leaked); // the leaked key can launch instances before quarantine
+
+        var owner = await responder.GetAccessKeyUserAsync(_leaked.Id, CancellationToken.None);
+        Assert.Equal("app", owner);
+        await responder.AttachUserPolicyAsync(owner!, Quarantine, CancellationToken.None);
+        Assert.Contains(Quarantine, await responder.ListAttachedUserPoliciesAsync(owner!, CancellationToken.None));
+
+        var denied = await Assert.ThrowsAsync<IamException>(() => leaked.CreateUserAsync("attacker", CancellationToken.None));
+        Assert.True(denied.IsAccessDenied, denied.Code);
+        Assert.DoesNotContain(_leaked.Secret, denied.Message, StringComparison.Ordinal);
+        var runInstances = Assert.Throws<InvalidOperationException>(() => moto.Aws(runInstancesArgs, _leaked));
+        Assert.True(runInstances.Message.Contains("AccessDenied", StringComparison.Ordinal) || runInstances.Message.Contains("UnauthorizedOperation", StringComparison.Ordinal), runInstances.Message);
+        moto.Aws(["ec2", "describe-instances"], _leaked); // existing resources stay manageable
+
+        await responder.DetachUserPolicyAsync(owner!, Quarantine, CancellationToken.None);
+        await leaked.CreateUserAsync("after-release", CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Keys_are_listed_and_deactivated()
+    {
+        using var responder = Client(_responder);
+        await responder.UpdateAccessKeyAsync("app", _leaked.Id, "Inactive", CancellationToken.None);
+        var key = Assert.Single(await responder.ListAccessKeysAsync("app", CancellationToken.None));
+        Assert.Equal(_leaked.Id, key.AccessKeyId);
+        Assert.Equal("Inactive", key.Status);
+        Assert.True(key.CreateDate > DateTimeOffset.UtcNow.AddHours(-1));
+    }
+
+    [Fact]
+    public async Task Unknown_keys_and_users_are_told_apart_from_failures()
+    {
+        using var responder = Client(_responder);
+        Assert.Null(await responder.GetAccessKeyUserAsync("AKIAIOSFODNN7EXAMPLE", CancellationToken.None));
+        var missing = await Assert.ThrowsAsync<IamException>(() => responder.ListAccessKeysAsync("nobody", CancellationToken.None));
+        Assert.True(missing.IsNoSuchEntity);
+
+        using var wrongSecret = Client((_responder.Id, "x" + _responder.Secret[1..]));
+        var refused = await Assert.ThrowsAsync<IamException>(() => wrongSecret.GetAccountSummaryAsync(CancellationToken.None));
+        Assert.Equal("SignatureDoesNotMatch", refused.Code);
+        Assert.True((await responder.GetAccountSummaryAsync(CancellationToken.None)).ContainsKey("Users"));
+    }
+
+    [Fact]
+    public void Partitions_give_iam_endpoints_and_managed_policy_arns()
+    {
+        Assert.Equal("arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3", Partitions.OfRegion("cn-north-1").ManagedPolicyArn("AWSCompromisedKeyQuarantineV3"));
+        Assert.Equal("https://iam.us-gov.amazonaws.com/", Partitions.OfRegion("us-gov-west-1").IamEndpoint);
+        Assert.Equal("us-east-1", Partitions.OfRegion("eu-west-1").IamSigningRegion);
+    }
+}
