@@ -23,7 +23,7 @@ internal static class KeywardenApp
         {
             foreach (var error in parse.Errors)
             {
-                console.Error(error.Message);
+                console.Error(MaskArguments(error.Message, args));
             }
 
             console.Stderr.WriteLine($"Run '{parse.CommandResult.Command.Name} --help' for usage.");
@@ -33,12 +33,34 @@ internal static class KeywardenApp
         using var stdout = new StreamWriter(console.Stdout, leaveOpen: true) { AutoFlush = true };
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = console.Stderr }, cancellationToken);
+            // Our own handler below: System.CommandLine's would print stack traces and exit 1, the findings code.
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = console.Stderr, EnableDefaultExceptionHandler = false }, cancellationToken);
         }
         catch (OperationCanceledException)
         {
             console.Error("interrupted");
             return ExitCodes.Interrupted;
         }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("KEYWARDEN_DEBUG") is null)
+        {
+            // A bug or an input we did not foresee: one line, no stack trace, no secret (messages never carry one).
+            var inner = e is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : e;
+            console.Error($"unexpected {inner.GetType().Name}: {MaskArguments(inner.Message.Split('\n')[0], args)} (set KEYWARDEN_DEBUG=1 for details)");
+            return ExitCodes.Error;
+        }
+    }
+
+    /// <summary>
+    /// Parse errors quote the offending argument; a secret pasted on the command line by mistake must not
+    /// be echoed to a terminal or CI log, so long non-option arguments are shown masked.
+    /// </summary>
+    internal static string MaskArguments(string message, IEnumerable<string> args)
+    {
+        foreach (var arg in args.Where(a => a.Length >= 16 && !a.StartsWith('-')).OrderByDescending(a => a.Length))
+        {
+            message = message.Replace(arg, Commands.KeyIdArgument.Mask(arg), StringComparison.Ordinal);
+        }
+
+        return message;
     }
 }

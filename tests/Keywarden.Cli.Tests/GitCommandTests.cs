@@ -59,6 +59,18 @@ public sealed class GitCommandTests : IDisposable
         Assert.Equal(2, notRepo.ExitCode);
         Assert.StartsWith($"keywarden: error: not a git repository: {tree.Root}", notRepo.Stderr, StringComparison.Ordinal);
         Assert.Equal(2, (await Cli.RunAsync(["scan", "--git", _repo.Path, "other"])).ExitCode);
+        Assert.Equal(2, (await Cli.RunAsync(["scan", "--git", "--all-objects", "--range", "a..b", _repo.Path])).ExitCode);
+        Assert.Equal(2, (await Cli.RunAsync(["scan", "--git", "--range=--output=/tmp/kw..x", _repo.Path])).ExitCode);
+    }
+
+    [Fact]
+    public async Task A_secret_pasted_as_an_argument_is_not_echoed_in_the_usage_error()
+    {
+        var secret = SecretAccessKey(_random);
+        var run = await Cli.RunAsync(["verify", KeyId(_random), secret]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.DoesNotContain(secret, run.Stderr, StringComparison.Ordinal);
+        Assert.Contains(secret[..4] + "…", run.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -311,5 +311,72 @@ public sealed class GitScannerTests : IDisposable
         Assert.Equal(sha, finding.Commit!.Sha);
     }
 
+    [Fact]
+    public void Replace_refs_cannot_hide_history()
+    {
+        var hidden = KeyId(_random);
+        _repo.Write("a.txt", $"k={hidden}\n");
+        _repo.Commit("key");
+        File.Delete(Path.Combine(_repo.Path, "a.txt"));
+        _repo.Commit("removed");
+        _repo.Write("b.txt", "b\n");
+        var tip = _repo.Commit("later");
+        _repo.Git(["replace", "--graft", tip]); // makes `git log` stop at the tip
+        Assert.Single(_repo.Git(["log", "--oneline"]).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        Assert.Equal(hidden, Assert.Single(History().Findings).KeyId);
+    }
+
+    [Fact]
+    public void A_range_whose_file_is_gone_at_the_tip_is_checked_without_error_even_with_spaces_in_the_path()
+    {
+        _repo.Write("README", "r\n");
+        var start = _repo.Commit("start");
+        var key = KeyId(_random);
+        _repo.Write("config/dev creds.env", $"AWS_ACCESS_KEY_ID={key}\n");
+        var added = _repo.Commit("creds with a space in the name");
+        File.Delete(Path.Combine(_repo.Path, "config", "dev creds.env"));
+        _repo.Commit("removed at the tip");
+
+        var report = History(new GitScanOptions { Range = $"{start}..{added}" });
+        var finding = Assert.Single(report.Findings);
+        Assert.Equal("config/dev creds.env", finding.Path);
+        Assert.False(finding.InHead);
+        Assert.Empty(report.Errors);
+    }
+
+    [Fact]
+    public void A_tag_of_a_file_is_scanned_and_named_by_its_ref()
+    {
+        _repo.Write("a.txt", "a\n");
+        _repo.Commit("initial");
+        var key = KeyId(_random);
+        var blobFile = Path.Combine(_repo.Path, "..", Path.GetFileName(_repo.Path) + ".blob");
+        File.WriteAllText(blobFile, $"k={key}\n");
+        try
+        {
+            var blob = _repo.Git(["hash-object", "-w", blobFile]).Trim();
+            _repo.Git(["tag", "-a", "keyfile", blob, "-m", "a tag of a blob"]);
+        }
+        finally
+        {
+            File.Delete(blobFile);
+        }
+
+        var finding = Assert.Single(History().Findings);
+        Assert.Equal(key, finding.KeyId);
+        Assert.Equal("refs/tags/keyfile", finding.Path);
+        Assert.Null(finding.Commit);
+    }
+
+    [Fact]
+    public void Option_like_revisions_are_refused()
+    {
+        _repo.Write("a.txt", "a\n");
+        _repo.Commit("initial");
+        Assert.Throws<ScanInputException>(() => History(new GitScanOptions { Range = "--output=/tmp/x..y" }));
+        Assert.Throws<ScanInputException>(() => History(new GitScanOptions { Since = "--all" }));
+    }
+
     public void Dispose() => _repo.Dispose();
 }

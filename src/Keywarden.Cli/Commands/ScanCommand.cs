@@ -289,9 +289,19 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             return "choose one of --since and --range";
         }
 
-        if (settings.Range is { } range && !range.Contains("..", StringComparison.Ordinal))
+        if (settings.Range is { } range && (!range.Contains("..", StringComparison.Ordinal) || range.StartsWith('-')))
         {
             return $"--range needs the form A..B (got '{range}')";
+        }
+
+        if (settings.Since is { } since && since.StartsWith('-'))
+        {
+            return $"--since needs a revision (got '{since}')";
+        }
+
+        if (settings.AllObjects && (settings.Staged || settings.PrePush || settings.Since is not null || settings.Range is not null))
+        {
+            return "--all-objects goes with a whole-history scan, not with --staged, --pre-push, --since or --range";
         }
 
         return null;

@@ -24,10 +24,13 @@ internal sealed class BlobScanner(string repository, ScanSession session)
     /// </summary>
     public Dictionary<string, List<Finding>> Scan(IEnumerable<string> names)
     {
+        // cat-file reads one name per line: a path with a newline cannot be asked for (it is not a blob ID either).
         if (names is IReadOnlyCollection<string> { Count: <= FewObjects } few)
         {
-            return ScanFew(few);
+            return ScanFew([.. few.Where(n => !n.Contains('\n', StringComparison.Ordinal))]);
         }
+
+        names = names.Where(n => !n.Contains('\n', StringComparison.Ordinal));
 
         var results = new ConcurrentDictionary<string, List<Finding>>(StringComparer.Ordinal);
 
@@ -63,6 +66,18 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         }
 
         using var process = GitCommand.Start(GitCommand.StartInfo(repository, ["cat-file", "--batch"], redirectInput: true));
+        try
+        {
+            return ReadFew(process, names, results);
+        }
+        finally
+        {
+            GitCommand.Stop(process);
+        }
+    }
+
+    private Dictionary<string, List<Finding>> ReadFew(System.Diagnostics.Process process, IReadOnlyCollection<string> names, Dictionary<string, List<Finding>> results)
+    {
         var stderr = process.StandardError.ReadToEndAsync(session.CancellationToken);
         using (var input = new StreamWriter(process.StandardInput.BaseStream, new UTF8Encoding(false)))
         {
@@ -75,8 +90,7 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         foreach (var name in names)
         {
             var header = ReadLine(output) ?? throw new GitException("git cat-file ended early");
-            var parts = header.Split(' ');
-            if (parts.Length < 3)
+            if (GitCommand.ParseBatchHeader(header) is not var (type, size))
             {
                 if (!name.Contains(':', StringComparison.Ordinal))
                 {
@@ -86,10 +100,9 @@ internal sealed class BlobScanner(string repository, ScanSession session)
                 continue;
             }
 
-            var size = long.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
             using (var blob = new LengthLimitedStream(output, size))
             {
-                if (parts[1] == "blob")
+                if (type == "blob")
                 {
                     var findings = new List<Finding>();
                     scanner.Scan(blob, name, depth: 0, budget: null, findings);
@@ -130,8 +143,9 @@ internal sealed class BlobScanner(string repository, ScanSession session)
                     results[name] = [.. findings];
                 }
             }
-            catch (Exception e) when (e is IOException or InvalidDataException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                // A worker never dies: the reader would wait for it forever.
                 session.AddError(name, $"cannot scan object: {ProblemText.Describe(e)}");
             }
             finally
@@ -145,6 +159,18 @@ internal sealed class BlobScanner(string repository, ScanSession session)
     {
         // --buffer: names are written ahead by another thread, so git need not flush after each object.
         using var process = GitCommand.Start(GitCommand.StartInfo(repository, ["cat-file", "--batch", "--buffer"], redirectInput: true));
+        try
+        {
+            ReadAll(process, names, queue, results);
+        }
+        finally
+        {
+            GitCommand.Stop(process);
+        }
+    }
+
+    private void ReadAll(System.Diagnostics.Process process, IEnumerable<string> names, BlockingCollection<(string, byte[], int)> queue, ConcurrentDictionary<string, List<Finding>> results)
+    {
         var stderr = process.StandardError.ReadToEndAsync(session.CancellationToken);
         using var requested = new BlockingCollection<string>();
         var writer = Task.Run(() =>
@@ -171,8 +197,7 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         foreach (var name in requested.GetConsumingEnumerable(session.CancellationToken))
         {
             var header = ReadLine(output) ?? throw new GitException("git cat-file ended early");
-            var parts = header.Split(' ');
-            if (parts.Length < 3)
+            if (GitCommand.ParseBatchHeader(header) is not var (type, size))
             {
                 // "<name> missing" or "<name> ambiguous": nothing follows the header.
                 if (!name.Contains(':', StringComparison.Ordinal))
@@ -183,8 +208,7 @@ internal sealed class BlobScanner(string repository, ScanSession session)
                 continue;
             }
 
-            var size = long.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
-            if (parts[1] != "blob")
+            if (type != "blob")
             {
                 Skip(output, size + 1);
                 continue;

@@ -29,13 +29,15 @@ internal static class GitCommand
             UseShellExecute = false,
             StandardOutputEncoding = null,
         };
+        // Replace refs and grafts could hide commits from `log --all`: history is read as it really is.
+        start.ArgumentList.Add("--no-replace-objects");
         if (directory is not null)
         {
             start.ArgumentList.Add("-C");
             start.ArgumentList.Add(directory);
         }
 
-        // Keep user configuration from changing output formats (pagers, colours, quoting, replace refs).
+        // Keep user configuration from changing output formats (pagers, colours, quoting).
         foreach (var setting in new[] { "core.quotePath=false", "color.ui=false", "log.showSignature=false", "diff.external=", "core.fsmonitor=false" })
         {
             start.ArgumentList.Add("-c");
@@ -48,6 +50,9 @@ internal static class GitCommand
         }
 
         start.Environment["GIT_TERMINAL_PROMPT"] = "0";
+        start.Environment["GIT_NO_REPLACE_OBJECTS"] = "1";
+        // A partial clone's missing blobs are reported as unreadable, not fetched one by one over the network.
+        start.Environment["GIT_NO_LAZY_FETCH"] = "1";
         start.Environment["GIT_PAGER"] = "cat";
         start.Environment["LC_ALL"] = "C";
         return start;
@@ -63,6 +68,35 @@ internal static class GitCommand
         {
             throw new GitException("git is not installed or not on PATH", e);
         }
+    }
+
+    /// <summary>Ends a git process that is still running (after an error or cancellation on our side).</summary>
+    public static void Stop(System.Diagnostics.Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    /// <summary>A cat-file --batch header: "&lt;id&gt; &lt;type&gt; &lt;size&gt;", or null when the object is missing or ambiguous.</summary>
+    public static (string Type, long Size)? ParseBatchHeader(string header)
+    {
+        // Parsed from the end: the name echoed in a "missing" line may itself contain spaces.
+        var last = header.LastIndexOf(' ');
+        if (last < 0 || !long.TryParse(header.AsSpan(last + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var size))
+        {
+            return null;
+        }
+
+        var before = header.LastIndexOf(' ', last - 1);
+        return before < 0 ? null : (header[(before + 1)..last], size);
     }
 
     /// <summary>Runs git to completion and returns its standard output; throws with git's first error line on failure.</summary>

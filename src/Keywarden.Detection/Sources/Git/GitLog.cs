@@ -44,6 +44,18 @@ internal static class GitLog
 
         var commits = new List<GitCommit>();
         using var process = GitCommand.Start(GitCommand.StartInfo(repository, args));
+        try
+        {
+            return ReadCommits(process, commits, Intern, onBlob, cancellationToken);
+        }
+        finally
+        {
+            GitCommand.Stop(process);
+        }
+    }
+
+    private static List<GitCommit> ReadCommits(System.Diagnostics.Process process, List<GitCommit> commits, Func<string, string> Intern, Action<string>? onBlob, CancellationToken cancellationToken)
+    {
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         GitCommit? current = null;
         string? pendingMeta = null;

@@ -77,7 +77,7 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         try
         {
             // --mirror: a bare clone with every ref (branches, tags, notes), as history scans need.
-            GitCommand.Run(null, ["clone", "--mirror", "--quiet", url, directory], cancellationToken);
+            GitCommand.Run(null, ["clone", "--mirror", "--quiet", "--", url, directory], cancellationToken);
             return directory;
         }
         catch (GitException e)
@@ -101,6 +101,12 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         {
             if (Directory.Exists(directory))
             {
+                // git writes pack files read-only, which Windows refuses to delete.
+                foreach (var file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+                {
+                    File.SetAttributes(file, FileAttributes.Normal);
+                }
+
                 Directory.Delete(directory, recursive: true);
             }
         }
@@ -115,6 +121,14 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         if (GitCommand.Run(repository, ["rev-parse", "--is-shallow-repository"], ct, allowFailure: true).Trim() == "true")
         {
             session.AddWarning(".", "shallow repository: commits before the shallow boundary are not scanned (git fetch --unshallow to include them)");
+        }
+
+        foreach (var value in new[] { git.Range, git.Since })
+        {
+            if (value is not null && value.StartsWith('-'))
+            {
+                throw new ScanInputException($"not a revision: {value}");
+            }
         }
 
         var revisions = git.Revisions ?? (git.Range is { } range ? [range] : git.Since is { } since ? ["--all", "--not", since] : ["--all"]);
@@ -228,9 +242,23 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
             });
         }
 
+        // Blobs that only tags point at (a tag of a file or a tree) have no commit: reported by ref name.
+        if (fullHistory)
+        {
+            findings.AddRange(ScanTaggedObjects(repository, session, seen, introduced.Keys));
+        }
+
         if (git.AllObjects)
         {
-            findings.AddRange(ScanUnreachable(repository, session, seen));
+            var reported = new HashSet<string>(introduced.Keys, StringComparer.Ordinal);
+            foreach (var finding in ScanUnreachable(repository, session, seen))
+            {
+                // A dangling copy (an amended commit's blob, say) of a credential already reported adds nothing.
+                if (reported.Add(Identity(finding)))
+                {
+                    findings.Add(finding);
+                }
+            }
         }
 
         if (scanner.Missing > 0)
@@ -356,6 +384,50 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         }
 
         return result;
+    }
+
+    /// <summary>Objects reachable only from refs that point at a blob or a tree (directly or through an annotated tag).</summary>
+    private static List<Finding> ScanTaggedObjects(string repository, ScanSession session, HashSet<string> seen, IEnumerable<string> reportedIdentities)
+    {
+        var refs = GitCommand.Run(repository, ["for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)"], session.CancellationToken);
+        var roots = new List<(string Id, string Ref)>();
+        foreach (var line in refs.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split(' ', 5);
+            if (parts.Length < 5)
+            {
+                continue;
+            }
+
+            var (id, type) = parts[1] == "tag" ? (parts[2], parts[3]) : (parts[0], parts[1]);
+            if (type is "blob" or "tree")
+            {
+                roots.Add((id, parts[4]));
+            }
+        }
+
+        var findings = new List<Finding>();
+        if (roots.Count == 0)
+        {
+            return findings;
+        }
+
+        var reported = new HashSet<string>(reportedIdentities, StringComparer.Ordinal);
+        var scanner = new BlobScanner(repository, session);
+        foreach (var (root, refName) in roots)
+        {
+            var listing = GitCommand.Run(repository, ["rev-list", "--objects", "--no-object-names", "--filter=object:type=blob", "--filter-provided-objects", "--end-of-options", root], session.CancellationToken);
+            var blobs = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(seen.Add).ToList();
+            foreach (var found in scanner.Scan(blobs).Values.SelectMany(f => f))
+            {
+                if (reported.Add(Identity(found)))
+                {
+                    findings.Add(found with { Path = refName, Commits = 0, InHead = false });
+                }
+            }
+        }
+
+        return findings;
     }
 
     private List<Finding> ScanUnreachable(string repository, ScanSession session, HashSet<string> reachable)

@@ -78,7 +78,7 @@ internal sealed class PackBlobScan(PackStore store, ScanSession session) : IDisp
                             blob.Return();
                         }
                     }
-                    catch (Exception e) when (e is LargeObjectException or InvalidDataException or IOException or IndexOutOfRangeException or ArgumentException)
+                    catch (Exception e) when (e is LargeObjectException or InvalidDataException or IOException or IndexOutOfRangeException or ArgumentException or OutOfMemoryException)
                     {
                         // git knows more forms than this reader: let it try.
                         _elsewhere.Enqueue(name);

@@ -64,6 +64,12 @@ internal sealed class PackStore : IDisposable
         {
             // No packs yet: loose objects only.
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // A pack removed by a concurrent gc, an unreadable or truncated index: git itself copes.
+            packs.ForEach(p => p.Dispose());
+            return null;
+        }
 
         return new PackStore(objects, packs);
     }
@@ -137,6 +143,11 @@ internal sealed class PackStore : IDisposable
             }
 
             var count = (int)BinaryPrimitives.ReadUInt32BigEndian(index.AsSpan(8 + (255 * 4)));
+            if (count < 0 || index.Length < 8 + 1024 + ((long)count * 28) + 40)
+            {
+                return null; // truncated: IDs (20), CRCs (4) and offsets (4) per object, two checksums
+            }
+
             var handle = File.OpenHandle(packPath, FileMode.Open, FileAccess.Read, FileShare.Read);
             var pack = new Pack(index, count, [], handle, RandomAccess.GetLength(handle) - 20);
             var offsets = new long[count];
@@ -238,7 +249,29 @@ internal sealed class PackObjectReader(PackStore store)
         }
 
         var pack = store.Packs[packIndex];
-        var length = (int)(pack.EndOf(offset) - offset);
+        var entryLength = pack.EndOf(offset) - offset;
+        // Entry header: type in bits 4-6 of the first byte, size as a little-endian base-128 number.
+        // It is read on its own first, so an object too large for memory is never read whole.
+        Span<byte> head = stackalloc byte[16];
+        var headLength = RandomAccess.Read(pack.Handle, head[..(int)Math.Min(head.Length, entryLength)], offset);
+        var p = 0;
+        int c = head[p++];
+        var type = (c >> 4) & 7;
+        long size = c & 15;
+        var shift = 4;
+        while ((c & 0x80) != 0 && p < headLength)
+        {
+            c = head[p++];
+            size |= (long)(c & 0x7F) << shift;
+            shift += 7;
+        }
+
+        if (size > LargeObject || entryLength > LargeObject)
+        {
+            throw new LargeObjectException();
+        }
+
+        var length = (int)entryLength;
         if (_raw.Length < length)
         {
             _raw = new byte[Math.Max(length, _raw.Length * 2)];
@@ -248,24 +281,6 @@ internal sealed class PackObjectReader(PackStore store)
         if (RandomAccess.Read(pack.Handle, raw, offset) < length)
         {
             throw new InvalidDataException("pack entry truncated");
-        }
-
-        // Entry header: type in bits 4-6 of the first byte, size as a little-endian base-128 number.
-        var p = 0;
-        int c = raw[p++];
-        var type = (c >> 4) & 7;
-        long size = c & 15;
-        var shift = 4;
-        while ((c & 0x80) != 0)
-        {
-            c = raw[p++];
-            size |= (long)(c & 0x7F) << shift;
-            shift += 7;
-        }
-
-        if (size > LargeObject)
-        {
-            throw new LargeObjectException();
         }
 
         PackObject result;
@@ -313,6 +328,11 @@ internal sealed class PackObjectReader(PackStore store)
         if (asBase)
         {
             Remember(packIndex, offset, result);
+        }
+
+        if (_raw.Length > 16 * 1024 * 1024)
+        {
+            _raw = new byte[1 << 16]; // one huge entry must not pin its buffer for the rest of the scan
         }
 
         return result;
@@ -363,7 +383,13 @@ internal sealed class PackObjectReader(PackStore store)
     {
         var p = 0;
         ReadSize(delta, ref p); // base size
-        var resultSize = (int)ReadSize(delta, ref p);
+        var declared = ReadSize(delta, ref p);
+        if (declared > LargeObject)
+        {
+            throw new LargeObjectException();
+        }
+
+        var resultSize = (int)declared;
         length = resultSize;
         var result = pooled ? ArrayPool<byte>.Shared.Rent(Math.Max(resultSize, 1)) : GC.AllocateUninitializedArray<byte>(resultSize);
         var q = 0;
