@@ -250,28 +250,19 @@ internal sealed class PackObjectReader(PackStore store)
 
         var pack = store.Packs[packIndex];
         var entryLength = pack.EndOf(offset) - offset;
-        // Entry header: type in bits 4-6 of the first byte, size as a little-endian base-128 number.
-        // It is read on its own first, so an object too large for memory is never read whole.
-        Span<byte> head = stackalloc byte[16];
-        var headLength = RandomAccess.Read(pack.Handle, head[..(int)Math.Min(head.Length, entryLength)], offset);
-        var p = 0;
-        int c = head[p++];
-        var type = (c >> 4) & 7;
-        long size = c & 15;
-        var shift = 4;
-        while ((c & 0x80) != 0 && p < headLength)
+        // Small entries (deflate expands at most ~1000×, so under 1 MiB cannot exceed LargeObject) are read
+        // in one call; a larger one has its header read first, so an object too large for memory is never read whole.
+        var length = (int)Math.Min(entryLength, int.MaxValue);
+        if (entryLength > 1024 * 1024)
         {
-            c = head[p++];
-            size |= (long)(c & 0x7F) << shift;
-            shift += 7;
+            Span<byte> head = stackalloc byte[16];
+            RandomAccess.Read(pack.Handle, head, offset);
+            if (EntrySize(head, out _, out _) > LargeObject || entryLength > LargeObject)
+            {
+                throw new LargeObjectException();
+            }
         }
 
-        if (size > LargeObject || entryLength > LargeObject)
-        {
-            throw new LargeObjectException();
-        }
-
-        var length = (int)entryLength;
         if (_raw.Length < length)
         {
             _raw = new byte[Math.Max(length, _raw.Length * 2)];
@@ -283,6 +274,14 @@ internal sealed class PackObjectReader(PackStore store)
             throw new InvalidDataException("pack entry truncated");
         }
 
+        // Entry header: type in bits 4-6 of the first byte, size as a little-endian base-128 number.
+        var size = EntrySize(raw, out var type, out var p);
+        if (size > LargeObject)
+        {
+            throw new LargeObjectException();
+        }
+
+        int c;
         PackObject result;
         switch (type)
         {
@@ -336,6 +335,24 @@ internal sealed class PackObjectReader(PackStore store)
         }
 
         return result;
+    }
+
+    private static long EntrySize(ReadOnlySpan<byte> entry, out int type, out int headerLength)
+    {
+        var p = 0;
+        int c = entry[p++];
+        type = (c >> 4) & 7;
+        long size = c & 15;
+        var shift = 4;
+        while ((c & 0x80) != 0 && p < entry.Length && shift < 57)
+        {
+            c = entry[p++];
+            size |= (long)(c & 0x7F) << shift;
+            shift += 7;
+        }
+
+        headerLength = p;
+        return size;
     }
 
     private PackObject Patch(PackObject source, PackObject delta, bool pooled)
