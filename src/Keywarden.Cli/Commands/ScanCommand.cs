@@ -402,7 +402,15 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         if (settings.Format == ReportFormat.Text)
         {
             using var writer = new StreamWriter(stream, leaveOpen: true);
-            new TextReportWriter(options).Write(report, CliConsole.CreateAnsi(writer, terminal));
+            if (terminal)
+            {
+                new TextReportWriter(options).Write(report, CliConsole.CreateAnsi(writer, terminal));
+            }
+            else
+            {
+                new TextReportWriter(options).WritePlain(report, writer);
+            }
+
             return;
         }
 

@@ -452,7 +452,7 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
     {
         var changes = GitLog.ReadDiff(repository, ["--cached", "--diff-filter=ACMRT"], session.CancellationToken);
         var blobs = changes.SelectMany(c => new[] { c.NewBlob, c.OldBlob }).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        var credentials = CredentialsByBlob(new BlobScanner(repository, session).Scan(blobs));
+        var credentials = CredentialsByBlob(ScanStagedBlobs(repository, session, blobs));
         var findings = new List<Finding>();
         foreach (var change in changes)
         {
@@ -477,6 +477,48 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         }
 
         return findings;
+    }
+
+    /// <summary>
+    /// The few blobs of a staged check, read from the object store directly when it is an ordinary one
+    /// (git add writes loose objects), so the hook starts no second git process; the rest through cat-file.
+    /// </summary>
+    private static Dictionary<string, List<Finding>> ScanStagedBlobs(string repository, ScanSession session, List<string> blobs)
+    {
+        var results = new Dictionary<string, List<Finding>>(StringComparer.Ordinal);
+        var viaGit = new List<string>();
+        using var store = blobs.Count > 0 ? PackStore.TryOpenWorkTree(repository) : null;
+        if (store is null)
+        {
+            viaGit.AddRange(blobs);
+        }
+        else
+        {
+            var reader = new PackObjectReader(store);
+            var content = new ContentScanner(session);
+            foreach (var blob in blobs)
+            {
+                if (store.TryReadBlob(blob, reader) is not { } data)
+                {
+                    viaGit.Add(blob);
+                    continue;
+                }
+
+                var findings = new List<Finding>();
+                content.Scan(new MemoryStream(data, writable: false), blob, depth: 0, budget: null, findings);
+                if (findings.Count > 0)
+                {
+                    results[blob] = findings;
+                }
+            }
+        }
+
+        foreach (var (blob, findings) in new BlobScanner(repository, session).Scan(viaGit))
+        {
+            results[blob] = findings;
+        }
+
+        return results;
     }
 
     /// <summary>For each blob, its credentials by identity (the first occurrence of each).</summary>
