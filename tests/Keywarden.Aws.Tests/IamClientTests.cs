@@ -76,6 +76,39 @@ public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_responder_policy_is_enough_to_find_the_owner_quarantine_and_release()
+    {
+        var policy = await File.ReadAllTextAsync(Path.Combine(RepoRoot(), "docs", "responder-policy.json"));
+        moto.Aws(["iam", "create-user", "--user-name", "keywarden"], _responder);
+        moto.Aws(["iam", "put-user-policy", "--user-name", "keywarden", "--policy-name", "responder", "--policy-document", policy], _responder);
+        var key = moto.Aws(["iam", "create-access-key", "--user-name", "keywarden"], _responder).GetProperty("AccessKey");
+        using var keywarden = Client((key.GetProperty("AccessKeyId").GetString()!, key.GetProperty("SecretAccessKey").GetString()!));
+
+        var owner = await keywarden.GetAccessKeyUserAsync(_leaked.Id, CancellationToken.None);
+        Assert.Equal("app", owner);
+        await keywarden.AttachUserPolicyAsync(owner!, Quarantine, CancellationToken.None);
+        await keywarden.UpdateAccessKeyAsync(owner!, _leaked.Id, "Inactive", CancellationToken.None);
+        Assert.Equal("Inactive", Assert.Single(await keywarden.ListAccessKeysAsync(owner!, CancellationToken.None)).Status);
+        await keywarden.UpdateAccessKeyAsync(owner!, _leaked.Id, "Active", CancellationToken.None);
+        await keywarden.DetachUserPolicyAsync(owner!, Quarantine, CancellationToken.None);
+
+        // And nothing beyond it: the responder cannot, say, create users.
+        var denied = await Assert.ThrowsAsync<IamException>(() => keywarden.CreateUserAsync("not-allowed", CancellationToken.None));
+        Assert.True(denied.IsAccessDenied, denied.Code);
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "Keywarden.slnx")))
+        {
+            dir = Path.GetDirectoryName(dir);
+        }
+
+        return dir ?? throw new InvalidOperationException("repository root not found");
+    }
+
+    [Fact]
     public void Partitions_give_iam_endpoints_and_managed_policy_arns()
     {
         Assert.Equal("arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3", Partitions.OfRegion("cn-north-1").ManagedPolicyArn("AWSCompromisedKeyQuarantineV3"));
