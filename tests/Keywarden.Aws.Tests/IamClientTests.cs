@@ -78,7 +78,7 @@ public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
     [Fact]
     public async Task The_responder_policy_is_enough_to_find_the_owner_quarantine_and_release()
     {
-        var policy = await File.ReadAllTextAsync(Path.Combine(RepoRoot(), "docs", "responder-policy.json"));
+        var policy = await File.ReadAllTextAsync(Path.Combine(TestPaths.RepoRoot(), "docs", "responder-policy.json"));
         moto.Aws(["iam", "create-user", "--user-name", "keywarden"], _responder);
         moto.Aws(["iam", "put-user-policy", "--user-name", "keywarden", "--policy-name", "responder", "--policy-document", policy], _responder);
         var key = moto.Aws(["iam", "create-access-key", "--user-name", "keywarden"], _responder).GetProperty("AccessKey");
@@ -97,16 +97,6 @@ public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
         Assert.True(denied.IsAccessDenied, denied.Code);
     }
 
-    private static string RepoRoot()
-    {
-        var dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Keywarden.slnx")))
-        {
-            dir = Path.GetDirectoryName(dir);
-        }
-
-        return dir ?? throw new InvalidOperationException("repository root not found");
-    }
 
     [Fact]
     public void Partitions_give_iam_endpoints_and_managed_policy_arns()

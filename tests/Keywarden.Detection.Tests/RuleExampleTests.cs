@@ -50,7 +50,7 @@ public sealed class RuleExampleTests
             Assert.True(ids.Add(rule.Id), $"duplicate rule id {rule.Id}");
             Assert.False(string.IsNullOrWhiteSpace(rule.Help));
             Assert.InRange(rule.SecuritySeverity, 0.1, 10.0);
-            Assert.Contains(rule.Id, File.ReadAllText(Path.Combine(RepoRoot(), "docs", "rules.md")), StringComparison.Ordinal);
+            Assert.Contains(rule.Id, File.ReadAllText(Path.Combine(TestPaths.RepoRoot(), "docs", "rules.md")), StringComparison.Ordinal);
         }
     }
 
@@ -58,14 +58,4 @@ public sealed class RuleExampleTests
     private static string Shape(string text) =>
         new([.. text.Select(c => char.IsAsciiLetterUpper(c) ? 'A' : char.IsAsciiLetterLower(c) ? 'a' : char.IsAsciiDigit(c) ? '9' : c)]);
 
-    internal static string RepoRoot()
-    {
-        var dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Keywarden.slnx")))
-        {
-            dir = Path.GetDirectoryName(dir);
-        }
-
-        return dir ?? throw new InvalidOperationException("repository root not found");
-    }
 }

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Keywarden.Cli.Tests;
+namespace Keywarden.Tests.Shared;
 
 /// <summary>A real git repository in a temporary folder, driven through the git command.</summary>
-internal sealed class GitRepo : IDisposable
+public sealed class GitRepo : IDisposable
 {
     private int _clock;
 
