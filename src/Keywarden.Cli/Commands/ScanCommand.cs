@@ -361,11 +361,11 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             return await scan;
         }
 
-        await stderr.Status().Spinner(Spinner.Known.Dots).StartAsync(ProgressLine.Format(progress, DateTime.UtcNow - started), async context =>
+        await stderr.Status().Spinner(Spinner.Known.Dots).StartAsync(ProgressLine.Format(progress, DateTime.UtcNow - started, settings.UsesGit ? "objects" : "files"), async context =>
         {
             while (!scan.IsCompleted)
             {
-                context.Status(Markup.Escape(ProgressLine.Format(progress, DateTime.UtcNow - started)));
+                context.Status(Markup.Escape(ProgressLine.Format(progress, DateTime.UtcNow - started, settings.UsesGit ? "objects" : "files")));
                 await Task.WhenAny(scan, Task.Delay(200, cancellationToken));
             }
         });
@@ -456,11 +456,14 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
 /// <summary>The progress display's text: files, bytes, findings and rate.</summary>
 internal static class ProgressLine
 {
-    public static string Format(ScanProgress progress, TimeSpan elapsed)
+    /// <param name="progress">The scan's counters.</param>
+    /// <param name="elapsed">Time since the scan started.</param>
+    /// <param name="unit">"files", or "objects" for git scans (each blob is counted once).</param>
+    public static string Format(ScanProgress progress, TimeSpan elapsed, string unit = "files")
     {
         var seconds = Math.Max(elapsed.TotalSeconds, 0.001);
         var rate = TextReportWriter.FormatBytes((long)(progress.Bytes / seconds));
         return string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"Scanning: {progress.Files:N0} files, {TextReportWriter.FormatBytes(progress.Bytes)}, {progress.Findings:N0} findings, {rate}/s");
+            $"Scanning: {progress.Files:N0} {unit}, {TextReportWriter.FormatBytes(progress.Bytes)}, {progress.Findings:N0} findings, {rate}/s");
     }
 }
