@@ -224,24 +224,45 @@ public sealed class ScanCommandTests : IDisposable
     [Fact]
     public async Task Progress_display_is_drawn_on_a_terminal_stderr_only()
     {
-        for (var i = 0; i < 200; i++)
-        {
-            _tree.Write($"{i}.txt", new string('x', 50_000));
-        }
+        // Standard input that takes a second to arrive: the scan is still running when the display starts.
+        Stream SlowInput() => new SlowStream(System.Text.Encoding.UTF8.GetBytes("nothing to see\n"), TimeSpan.FromSeconds(1));
+        var settings = new ScanSettings(["-"], Detection.Writers.ReportFormat.Jsonl, null, false, [], null, null, null, false, [], 3, 1024, 1, Progress: true);
 
         var stderr = new StringWriter();
         var stdout = new MemoryStream();
-        var console = new CliConsole(() => Stream.Null, stdout, stderr, StdoutIsTerminal: false, StderrIsTerminal: true);
-        var settings = new ScanSettings([_tree.Root], Detection.Writers.ReportFormat.Jsonl, null, false, [], null, null, null, false, [], 3, 1024, 1, Progress: true);
-        var code = await new ScanRunner(console, settings, progressDelay: TimeSpan.Zero).RunAsync(CancellationToken.None);
-        Assert.Equal(0, code);
+        var console = new CliConsole(SlowInput, stdout, stderr, StdoutIsTerminal: false, StderrIsTerminal: true);
+        Assert.Equal(0, await new ScanRunner(console, settings, progressDelay: TimeSpan.Zero).RunAsync(CancellationToken.None));
         Assert.Contains("Scanning: ", stderr.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, stdout.Length);
 
         var off = new StringWriter();
-        var quiet = new CliConsole(() => Stream.Null, new MemoryStream(), off, StdoutIsTerminal: false, StderrIsTerminal: true);
+        var quiet = new CliConsole(SlowInput, new MemoryStream(), off, StdoutIsTerminal: false, StderrIsTerminal: true);
         await new ScanRunner(quiet, settings with { Progress = false }, progressDelay: TimeSpan.Zero).RunAsync(CancellationToken.None);
         Assert.Equal("", off.ToString());
+
+        var piped = new StringWriter();
+        var notTerminal = new CliConsole(SlowInput, new MemoryStream(), piped, StdoutIsTerminal: false, StderrIsTerminal: false);
+        await new ScanRunner(notTerminal, settings, progressDelay: TimeSpan.Zero).RunAsync(CancellationToken.None);
+        Assert.Equal("", piped.ToString());
+    }
+
+    /// <summary>Returns its content only after a delay.</summary>
+    private sealed class SlowStream(byte[] content, TimeSpan delay) : MemoryStream(content)
+    {
+        private bool _waited;
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (!_waited)
+            {
+                Thread.Sleep(delay);
+                _waited = true;
+            }
+
+            return base.Read(buffer);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     }
 
     [Fact]
