@@ -47,7 +47,12 @@ ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
 files = glob.glob(f"{sys.argv[1]}/**/*.trx", recursive=True)
 for path in files:
-    counters = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
+    summary = ET.parse(path).getroot().find("t:ResultSummary", ns)
+    counters = summary.find("t:Counters", ns)
+    if summary.get("outcome") not in ("Completed", "Passed") and int(counters.get("failed", 0)) == 0:
+        # A crashed test host leaves tests unrun and uncounted: count the run itself as a failure.
+        print(f"tests/run.sh: a test run did not complete ({summary.get('outcome')}): {path}", file=sys.stderr)
+        failed += 1
     passed += int(counters.get("passed", 0))
     failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
     skipped += int(counters.get("notExecuted", 0))
