@@ -47,7 +47,29 @@ internal sealed class ContentScanner
                 ScanArchive(kind, Replay(stream, sniffed), path, depth, budget, findings);
                 return;
             default:
-                ScanText(stream, sniffed, kind, path, findings);
+                ScanText(stream, ReadOnlyMemory<byte>.Empty, sniffed, kind, path, findings);
+                return;
+        }
+    }
+
+    /// <summary>
+    /// Scans content already in memory (a blob read from a pack) without copying it through the read
+    /// buffer: text is widened straight from <paramref name="data"/>.
+    /// </summary>
+    public void Scan(ReadOnlyMemory<byte> data, string path, List<Finding> findings)
+    {
+        var kind = ContentSniffer.Sniff(data.Span[..Math.Min(data.Length, SniffBytes)]);
+        switch (kind)
+        {
+            case ContentKind.Binary:
+                _session.Progress.AddBinarySkipped();
+                return;
+            case ContentKind.Zip or ContentKind.Gzip or ContentKind.Tar:
+                var array = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(data, out var segment) ? segment : new ArraySegment<byte>(data.ToArray());
+                ScanArchive(kind, new MemoryStream(array.Array!, array.Offset, array.Count, writable: false), path, depth: 0, budget: null, findings);
+                return;
+            default:
+                ScanText(null, data, 0, kind, path, findings);
                 return;
         }
     }
@@ -63,7 +85,8 @@ internal sealed class ContentScanner
         return new ReplayStream(_sniff.AsSpan(0, sniffed).ToArray(), stream);
     }
 
-    private void ScanText(Stream stream, int sniffed, ContentKind kind, string path, List<Finding> findings)
+    /// <summary>Reads text from <paramref name="stream"/> (after the sniffed bytes), or from <paramref name="memory"/> when there is no stream.</summary>
+    private void ScanText(Stream? stream, ReadOnlyMemory<byte> memory, int sniffed, ContentKind kind, string path, List<Finding> findings)
     {
         _occurrences.Clear();
         Decoder? decoder = kind switch
@@ -76,6 +99,7 @@ internal sealed class ContentScanner
 
         _sniff.AsSpan(0, sniffed).CopyTo(_bytes);
         var pendingBytes = sniffed;
+        var memoryPosition = 0;
         var carried = 0;
         var first = true;
         var line = 1;   // line number of _chars[0]
@@ -84,22 +108,35 @@ internal sealed class ContentScanner
         while (true)
         {
             _session.CancellationToken.ThrowIfCancellationRequested();
-            var read = ReadFully(stream, _bytes.AsSpan(pendingBytes));
-            var byteCount = pendingBytes + read;
-            pendingBytes = 0;
-            var eof = byteCount < _bytes.Length;
-            total += byteCount;
+            ReadOnlySpan<byte> block;
+            bool eof;
+            if (stream is null)
+            {
+                var n = Math.Min(ChunkChars, memory.Length - memoryPosition);
+                block = memory.Span.Slice(memoryPosition, n);
+                memoryPosition += n;
+                eof = memoryPosition >= memory.Length;
+            }
+            else
+            {
+                var read = ReadFully(stream, _bytes.AsSpan(pendingBytes));
+                var byteCount = pendingBytes + read;
+                pendingBytes = 0;
+                eof = byteCount < _bytes.Length;
+                block = _bytes.AsSpan(0, byteCount);
+            }
 
+            total += block.Length;
             int charCount;
             if (decoder is null)
             {
                 // Latin-1 widens each byte to one char (vectorised), so offsets stay byte offsets and
                 // every ASCII key, secret and keyword of UTF-8 text matches as itself.
-                charCount = Encoding.Latin1.GetChars(_bytes.AsSpan(0, byteCount), _chars.AsSpan(carried));
+                charCount = Encoding.Latin1.GetChars(block, _chars.AsSpan(carried));
             }
             else
             {
-                charCount = decoder.GetChars(_bytes.AsSpan(0, byteCount), _chars.AsSpan(carried), flush: eof);
+                charCount = decoder.GetChars(block, _chars.AsSpan(carried), flush: eof);
             }
 
             var length = carried + charCount;

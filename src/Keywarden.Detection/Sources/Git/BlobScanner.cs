@@ -136,8 +136,7 @@ internal sealed class BlobScanner(string repository, ScanSession session)
             try
             {
                 findings.Clear();
-                using var stream = new MemoryStream(buffer, 0, length, writable: false);
-                scanner.Scan(stream, name, depth: 0, budget: null, findings);
+                scanner.Scan(buffer.AsMemory(0, length), name, findings);
                 if (findings.Count > 0)
                 {
                     results[name] = [.. findings];

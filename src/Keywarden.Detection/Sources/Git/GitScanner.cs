@@ -505,7 +505,7 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
                 }
 
                 var findings = new List<Finding>();
-                content.Scan(new MemoryStream(data, writable: false), blob, depth: 0, budget: null, findings);
+                content.Scan(data, blob, findings);
                 if (findings.Count > 0)
                 {
                     results[blob] = findings;

@@ -67,7 +67,7 @@ internal sealed class PackBlobScan(PackStore store, ScanSession session) : IDisp
                             }
 
                             findings.Clear();
-                            content.Scan(new MemoryStream(blob.Data, 0, blob.Length, writable: false), name, depth: 0, budget: null, findings);
+                            content.Scan(blob.Data.AsMemory(0, blob.Length), name, findings);
                             if (findings.Count > 0)
                             {
                                 _results[name] = [.. findings];
@@ -116,7 +116,7 @@ internal sealed class PackBlobScan(PackStore store, ScanSession session) : IDisp
             if (type == "blob")
             {
                 var findings = new List<Finding>();
-                content.Scan(new MemoryStream(data, writable: false), name, depth: 0, budget: null, findings);
+                content.Scan(data, name, findings);
                 if (findings.Count > 0)
                 {
                     _results[name] = findings;
