@@ -480,36 +480,43 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
     }
 
     /// <summary>
-    /// The few blobs of a staged check, read from the object store directly when it is an ordinary one
-    /// (git add writes loose objects), so the hook starts no second git process; the rest through cat-file.
+    /// The few blobs of a staged check. `git add` writes loose objects, which are read directly, so the
+    /// hook usually starts no second git process; the rest (HEAD's packed versions) through cat-file.
+    /// Opening the packs themselves costs more than that for a handful of objects.
     /// </summary>
     private static Dictionary<string, List<Finding>> ScanStagedBlobs(string repository, ScanSession session, List<string> blobs)
     {
         var results = new Dictionary<string, List<Finding>>(StringComparer.Ordinal);
         var viaGit = new List<string>();
-        using var store = blobs.Count > 0 ? PackStore.TryOpenWorkTree(repository) : null;
-        if (store is null)
+        var objects = blobs.Count > 0 ? PackStore.LooseObjectsOfWorkTree(repository) : null;
+        var content = new ContentScanner(session);
+        foreach (var blob in blobs)
         {
-            viaGit.AddRange(blobs);
-        }
-        else
-        {
-            var reader = new PackObjectReader(store);
-            var content = new ContentScanner(session);
-            foreach (var blob in blobs)
+            byte[]? data = null;
+            var type = "";
+            if (objects is not null)
             {
-                if (store.TryReadBlob(blob, reader) is not { } data)
+                try
                 {
-                    viaGit.Add(blob);
-                    continue;
+                    data = PackStore.ReadLoose(objects, blob, out type);
                 }
+                catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+                {
+                    data = null;
+                }
+            }
 
-                var findings = new List<Finding>();
-                content.Scan(data, blob, findings);
-                if (findings.Count > 0)
-                {
-                    results[blob] = findings;
-                }
+            if (data is null || type != "blob")
+            {
+                viaGit.Add(blob);
+                continue;
+            }
+
+            var findings = new List<Finding>();
+            content.Scan(data, blob, findings);
+            if (findings.Count > 0)
+            {
+                results[blob] = findings;
             }
         }
 

@@ -42,31 +42,6 @@ internal sealed class PackStore : IDisposable
         return OpenPacks(objects);
     }
 
-    /// <summary>
-    /// The object store of an ordinary work tree (a <c>.git</c> folder), opened without starting git:
-    /// for the pre-commit check, where every process costs. Anything unusual returns null.
-    /// </summary>
-    public static PackStore? TryOpenWorkTree(string repository)
-    {
-        var gitDir = Path.Combine(repository, ".git");
-        var objects = Path.Combine(gitDir, "objects");
-        var config = Path.Combine(gitDir, "config");
-        try
-        {
-            if (!Directory.Exists(objects) || File.Exists(Path.Combine(objects, "info", "alternates"))
-                || (File.Exists(config) && File.ReadAllText(config).Contains("objectformat", StringComparison.OrdinalIgnoreCase)))
-            {
-                return null;
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-
-        return OpenPacks(objects);
-    }
-
     private static PackStore? OpenPacks(string objects)
     {
         var packs = new List<Pack>();
@@ -120,43 +95,38 @@ internal sealed class PackStore : IDisposable
         return false;
     }
 
-    /// <summary>A blob's content from a loose object or a pack, or null when only git can find it.</summary>
-    public byte[]? TryReadBlob(string id, PackObjectReader reader)
+    /// <summary>A loose object's content, or null when there is none.</summary>
+    public byte[]? ReadLoose(string id, out string type) => ReadLoose(_objects, id, out type);
+
+    /// <summary>The loose objects folder of an ordinary work tree (SHA-1, no alternates), found without starting git; else null.</summary>
+    public static string? LooseObjectsOfWorkTree(string repository)
     {
+        var gitDir = Path.Combine(repository, ".git");
+        var objects = Path.Combine(gitDir, "objects");
+        var config = Path.Combine(gitDir, "config");
         try
         {
-            if (ReadLoose(id, out var type) is { } loose)
-            {
-                return type == "blob" ? loose : null;
-            }
-
-            Span<byte> raw = stackalloc byte[20];
-            if (Convert.FromHexString(id, raw, out _, out var written) == System.Buffers.OperationStatus.Done && written == 20
-                && TryLocate(raw, out var pack, out var offset))
-            {
-                var packed = reader.Read(pack, offset);
-                try
-                {
-                    return packed.Type == 3 ? packed.Data.AsSpan(0, packed.Length).ToArray() : null;
-                }
-                finally
-                {
-                    packed.Return();
-                }
-            }
+            return Directory.Exists(objects)
+                && !(File.Exists(config) && File.ReadAllText(config).Contains("objectformat", StringComparison.OrdinalIgnoreCase))
+                ? objects
+                : null;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or LargeObjectException or ArgumentException or IndexOutOfRangeException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            return null;
         }
-
-        return null;
     }
 
-    /// <summary>A loose object's content, or null when there is none.</summary>
-    public byte[]? ReadLoose(string id, out string type)
+    /// <summary>A loose object's content from <paramref name="objects"/>, or null when there is none.</summary>
+    public static byte[]? ReadLoose(string objects, string id, out string type)
     {
         type = "";
-        var path = Path.Combine(_objects, id[..2], id[2..]);
+        if (id.Length != 40)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(objects, id[..2], id[2..]);
         if (!File.Exists(path))
         {
             return null;
