@@ -42,6 +42,8 @@ import statistics
 import subprocess
 import sys
 
+from benchlib import fmt_s, machine, mark, pct, sha256_hex, timings  # shared with the other scorer
+
 TARGETS = {"ratio_pipeline": 1.0, "x_gitsecrets": 10.0, "x_staged": 2.0}
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 GS_LINE_RE = re.compile(r"^[0-9a-f]{40}:")
@@ -67,18 +69,6 @@ def load_jsonl(path, what):
         print(f"warning: {what}: {len(bad)} line(s) are not JSON objects (first: line {bad[0]})",
               file=sys.stderr)
     return rows, bad
-
-
-def sha256_hex(s):
-    return hashlib.sha256(s.encode("utf-8")).hexdigest()
-
-
-def pct(a, b):
-    return f"{100.0 * a / b:.1f}%" if b else "n/a"
-
-
-def mark(ok):
-    return "met" if ok else "**MISSED**"
 
 
 def git(repo, *args):
@@ -269,28 +259,6 @@ def print_misses(tool, truth, seen, n, repo):
 
 # ---------------------------------------------------------------- timings
 
-def timings(path):
-    runs = {}
-    if not path or not os.path.isfile(path):
-        return runs
-    for line in read_lines(path):
-        parts = line.split("\t")
-        if len(parts) < 5 or parts[0] == "tool":
-            continue
-        tool, _, wall, rss, rc = parts[:5]
-        timed_out = len(parts) > 5 and parts[5] == "timeout"
-        try:
-            runs.setdefault(tool, []).append((float(wall), int(rss), int(rc), timed_out))
-        except ValueError:
-            continue
-    out = {}
-    for tool, rs in runs.items():
-        out[tool] = {"runs": len(rs), "wall": statistics.median(r[0] for r in rs),
-                     "rss_mb": max(r[1] for r in rs) / 1024.0,
-                     "timed_out": any(r[3] for r in rs), "rcs": sorted({r[2] for r in rs})}
-    return out
-
-
 def staged_times(args, times):
     """Median seconds of the staged scans: {name: (median_s, runs, exit codes or None)}."""
     out = {}
@@ -310,27 +278,6 @@ def staged_times(args, times):
     return out
 
 
-def machine():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {cpu}, {ram}, Linux {os.uname().release}"
-
-
 def repo_size(repo):
     if not repo or not os.path.isdir(repo):
         return None
@@ -342,14 +289,6 @@ def repo_size(repo):
             "branches": len((branches or "").split()),
             "size_pack": info.get("size-pack", "?"), "in_pack": info.get("in-pack", "?"),
             "loose": info.get("count", "?")}
-
-
-def fmt_s(t):
-    if t is None:
-        return "not run"
-    if t["timed_out"]:
-        return f"≥ {t['wall']:.0f} (timed out)"
-    return f"{t['wall']:.2f}" + (" (1 run)" if t["runs"] == 1 else f" ({t['runs']} runs)")
 
 
 # ---------------------------------------------------------------- table

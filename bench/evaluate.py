@@ -35,6 +35,8 @@ import re
 import statistics
 import sys
 
+from benchlib import fmt_s, machine, mark, pct, sha256_hex, timings  # shared with the other scorer
+
 # Line of the key ID and of the secret within each template of make-corpus.py, from its first line.
 KEY_OFFSET = {"credentials-file": 1, "yaml": 1}
 SECRET_OFFSET = {"shell-export": 1, "credentials-file": 2, "json": 0, "yaml": 2,
@@ -128,14 +130,6 @@ def norm_path(p, tree, note=False):
     if note and p != raw:
         ODD_PATHS.append(raw)
     return p
-
-
-def sha256_hex(s):
-    return hashlib.sha256(s.encode("utf-8")).hexdigest()
-
-
-def pct(a, b):
-    return f"{100.0 * a / b:.1f}%" if b else "n/a"
 
 
 def decoy_type(text):
@@ -303,61 +297,6 @@ def line_recall(planted, hits):
 
 
 # ---------------------------------------------------------------- table
-
-def timings(path):
-    runs = {}
-    if not path or not os.path.isfile(path):
-        return runs
-    for line in read_text(path):
-        parts = line.split("\t")
-        if len(parts) < 5 or parts[0] == "tool":
-            continue
-        tool, _, wall, rss, rc = parts[:5]
-        timed_out = len(parts) > 5 and parts[5] == "timeout"
-        try:
-            runs.setdefault(tool, []).append((float(wall), int(rss), int(rc), timed_out))
-        except ValueError:
-            continue
-    out = {}
-    for tool, rs in runs.items():
-        out[tool] = {"runs": len(rs), "wall": statistics.median(r[0] for r in rs),
-                     "rss_mb": max(r[1] for r in rs) / 1024.0,
-                     "timed_out": any(r[3] for r in rs), "rcs": sorted({r[2] for r in rs})}
-    return out
-
-
-def mark(ok):
-    return "met" if ok else "**MISSED**"
-
-
-def machine():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {cpu}, {ram}, Linux {os.uname().release}"
-
-
-def fmt_s(t):
-    if t is None:
-        return "not run"
-    if t["timed_out"]:
-        return f"≥ {t['wall']:.1f} (timed out)"
-    return f"{t['wall']:.2f}" + (" (1 run)" if t["runs"] == 1 else f" ({t['runs']} runs)")
-
 
 def render(args, corpus, kw, rg, gs, times):
     ver = dict(v.split("=", 1) for v in args.version if "=" in v)
