@@ -14,6 +14,15 @@ if ! command -v python3 >/dev/null 2>&1; then
   exit 2
 fi
 
+# moto_server and the aws CLI live in pyenv on this project's machines; a shell that did not read
+# ~/.bashrc (CI's, say) may not have pyenv on PATH. Its shims work without pyenv itself.
+for dir in "${PYENV_ROOT:-$HOME/.pyenv}/shims" /root/.pyenv/shims; do
+  if [ -d "$dir" ]; then
+    case ":$PATH:" in *":$dir:"*) ;; *) PATH="$PATH:$dir" ;; esac
+  fi
+done
+export PATH
+
 # The AWS tests run against moto_server (the AWS API emulator) and set it up with the aws CLI; both
 # are on every machine of this project (see DESIGN.md). PyPI is not reachable, so they cannot be
 # installed from here: say so clearly instead of failing obscurely.
