@@ -99,6 +99,48 @@ public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
 
 
     [Fact]
+    public async Task Inventory_and_clean_up_operations_work_against_iam()
+    {
+        using var iam = Client(_responder);
+        moto.Aws(["iam", "create-group", "--group-name", "developers"], _responder);
+        moto.Aws(["iam", "add-user-to-group", "--user-name", "app", "--group-name", "developers"], _responder);
+        moto.Aws(["iam", "create-login-profile", "--user-name", "app", "--password", "Pa55-word-for-tests"], _responder);
+        moto.Aws(["iam", "create-role", "--role-name", "deployer", "--assume-role-policy-document", "{\"Version\":\"2012-10-17\",\"Statement\":[]}"], _responder);
+
+        Assert.Equal("arn:aws:iam::123456789012:user/app", await iam.GetUserArnAsync("app", CancellationToken.None));
+        Assert.Null(await iam.GetUserArnAsync("nobody", CancellationToken.None));
+        Assert.Equal(["app", "responder"], (await iam.ListUsersAsync(CancellationToken.None)).Order(StringComparer.Ordinal));
+        Assert.Equal(["developers"], await iam.ListGroupsForUserAsync("app", CancellationToken.None));
+
+        const string Deny = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{\"DateLessThan\":{\"aws:TokenIssueTime\":\"2026-11-22T00:00:00Z\"}}}]}";
+        await iam.PutUserPolicyAsync("app", "AWSRevokeOlderSessions", Deny, CancellationToken.None);
+        Assert.Equal(["AWSRevokeOlderSessions"], await iam.ListUserPoliciesAsync("app", CancellationToken.None));
+        await iam.DeleteUserPolicyAsync("app", "AWSRevokeOlderSessions", CancellationToken.None);
+        Assert.Empty(await iam.ListUserPoliciesAsync("app", CancellationToken.None));
+        await iam.PutRolePolicyAsync("deployer", "AWSRevokeOlderSessions", Deny, CancellationToken.None);
+        await iam.DeleteRolePolicyAsync("deployer", "AWSRevokeOlderSessions", CancellationToken.None);
+
+        Assert.True(await iam.HasLoginProfileAsync("app", CancellationToken.None));
+        await iam.DeleteLoginProfileAsync("app", CancellationToken.None);
+        Assert.False(await iam.HasLoginProfileAsync("app", CancellationToken.None));
+
+        // The customer-managed fallback: the V3 document, created once in the account.
+        var reference = Path.Combine(TestPaths.RepoRoot(), "..", "shared", "reference", "quarantine-policies", "AWSCompromisedKeyQuarantineV3.json");
+        using var published = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(reference));
+        var document = published.RootElement.GetProperty("Document").GetRawText();
+        Assert.True(document.Length > 2048, "too long for an inline user policy, hence a managed one");
+        var arn = await iam.CreatePolicyAsync("KeywardenCompromisedKeyQuarantine", document, "Keywarden: copy of AWSCompromisedKeyQuarantineV3", CancellationToken.None);
+        Assert.Equal("arn:aws:iam::123456789012:policy/KeywardenCompromisedKeyQuarantine", arn);
+        Assert.True(await iam.PolicyExistsAsync(arn, CancellationToken.None));
+        Assert.True(await iam.PolicyExistsAsync(Quarantine, CancellationToken.None));
+        Assert.False(await iam.PolicyExistsAsync("arn:aws:iam::123456789012:policy/none", CancellationToken.None));
+
+        var second = moto.Aws(["iam", "create-access-key", "--user-name", "app"], _responder).GetProperty("AccessKey").GetProperty("AccessKeyId").GetString()!;
+        await iam.DeleteAccessKeyAsync("app", second, CancellationToken.None);
+        Assert.Equal([_leaked.Id], (await iam.ListAccessKeysAsync("app", CancellationToken.None)).Select(k => k.AccessKeyId));
+    }
+
+    [Fact]
     public void Partitions_give_iam_endpoints_and_managed_policy_arns()
     {
         Assert.Equal("arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3", Partitions.OfRegion("cn-north-1").ManagedPolicyArn("AWSCompromisedKeyQuarantineV3"));

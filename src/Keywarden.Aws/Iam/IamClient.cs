@@ -55,10 +55,10 @@ public sealed class IamClient : IDisposable
 
     public async Task<XElement> CallAsync(string action, IReadOnlyDictionary<string, string> parameters, CancellationToken cancellationToken)
     {
-        var body = new StringBuilder($"Action={Uri.EscapeDataString(action)}&Version={Version}");
+        var body = new StringBuilder($"Action={FormEncode(action)}&Version={Version}");
         foreach (var (name, value) in parameters)
         {
-            body.Append('&').Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(value));
+            body.Append('&').Append(FormEncode(name)).Append('=').Append(FormEncode(value));
         }
 
         for (var attempt = 0; ; attempt++)
@@ -95,6 +95,13 @@ public sealed class IamClient : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// application/x-www-form-urlencoded as the AWS SDKs write it (unreserved characters kept, a space as
+    /// '+'). AWS signs the raw body, so any encoding verifies there; emulators that re-encode the form
+    /// before checking the signature (moto) expect this one.
+    /// </summary>
+    private static string FormEncode(string value) => Uri.EscapeDataString(value).Replace("%20", "+", StringComparison.Ordinal);
 
     private static Task Backoff(int attempt, CancellationToken cancellationToken) =>
         Task.Delay(TimeSpan.FromMilliseconds((200 << attempt) + Random.Shared.Next(100)), cancellationToken);
@@ -188,6 +195,107 @@ public sealed class IamClient : IDisposable
 
     public Task CreateUserAsync(string userName, CancellationToken cancellationToken) =>
         CallAsync("CreateUser", new Dictionary<string, string> { ["UserName"] = userName }, cancellationToken);
+
+    /// <summary>The user's ARN, or null when there is no such user.</summary>
+    public async Task<string?> GetUserArnAsync(string userName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await CallAsync("GetUser", new Dictionary<string, string> { ["UserName"] = userName }, cancellationToken);
+            return result.Descendants(Ns + "Arn").FirstOrDefault()?.Value;
+        }
+        catch (IamException e) when (e.IsNoSuchEntity)
+        {
+            return null;
+        }
+    }
+
+    public async Task<List<string>> ListUsersAsync(CancellationToken cancellationToken)
+    {
+        var users = new List<string>();
+        await foreach (var m in ListAsync("ListUsers", "Users", new(), cancellationToken))
+        {
+            users.Add(m.Element(Ns + "UserName")?.Value ?? "");
+        }
+
+        return users;
+    }
+
+    public async Task<List<string>> ListUserPoliciesAsync(string userName, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        await foreach (var m in ListAsync("ListUserPolicies", "PolicyNames", new() { ["UserName"] = userName }, cancellationToken))
+        {
+            names.Add(m.Value);
+        }
+
+        return names;
+    }
+
+    public async Task<List<string>> ListGroupsForUserAsync(string userName, CancellationToken cancellationToken)
+    {
+        var groups = new List<string>();
+        await foreach (var m in ListAsync("ListGroupsForUser", "Groups", new() { ["UserName"] = userName }, cancellationToken))
+        {
+            groups.Add(m.Element(Ns + "GroupName")?.Value ?? "");
+        }
+
+        return groups;
+    }
+
+    /// <summary>An inline policy (at most 2,048 characters for a user: the quarantine document does not fit, see CreatePolicy).</summary>
+    public Task PutUserPolicyAsync(string userName, string policyName, string document, CancellationToken cancellationToken) =>
+        CallAsync("PutUserPolicy", new Dictionary<string, string> { ["UserName"] = userName, ["PolicyName"] = policyName, ["PolicyDocument"] = document }, cancellationToken);
+
+    public Task DeleteUserPolicyAsync(string userName, string policyName, CancellationToken cancellationToken) =>
+        CallAsync("DeleteUserPolicy", new Dictionary<string, string> { ["UserName"] = userName, ["PolicyName"] = policyName }, cancellationToken);
+
+    public Task PutRolePolicyAsync(string roleName, string policyName, string document, CancellationToken cancellationToken) =>
+        CallAsync("PutRolePolicy", new Dictionary<string, string> { ["RoleName"] = roleName, ["PolicyName"] = policyName, ["PolicyDocument"] = document }, cancellationToken);
+
+    public Task DeleteRolePolicyAsync(string roleName, string policyName, CancellationToken cancellationToken) =>
+        CallAsync("DeleteRolePolicy", new Dictionary<string, string> { ["RoleName"] = roleName, ["PolicyName"] = policyName }, cancellationToken);
+
+    public Task DeleteAccessKeyAsync(string userName, string accessKeyId, CancellationToken cancellationToken) =>
+        CallAsync("DeleteAccessKey", new Dictionary<string, string> { ["UserName"] = userName, ["AccessKeyId"] = accessKeyId }, cancellationToken);
+
+    /// <summary>Whether the user can sign in to the console (has a login profile).</summary>
+    public async Task<bool> HasLoginProfileAsync(string userName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync("GetLoginProfile", new Dictionary<string, string> { ["UserName"] = userName }, cancellationToken);
+            return true;
+        }
+        catch (IamException e) when (e.IsNoSuchEntity)
+        {
+            return false;
+        }
+    }
+
+    public Task DeleteLoginProfileAsync(string userName, CancellationToken cancellationToken) =>
+        CallAsync("DeleteLoginProfile", new Dictionary<string, string> { ["UserName"] = userName }, cancellationToken);
+
+    /// <summary>Creates a customer-managed policy and returns its ARN (the fallback where an AWS managed policy cannot be attached).</summary>
+    public async Task<string> CreatePolicyAsync(string policyName, string document, string description, CancellationToken cancellationToken)
+    {
+        var result = await CallAsync("CreatePolicy", new Dictionary<string, string> { ["PolicyName"] = policyName, ["PolicyDocument"] = document, ["Description"] = description }, cancellationToken);
+        return result.Descendants(Ns + "Arn").First().Value;
+    }
+
+    /// <summary>Whether a policy exists (customer-managed or AWS managed).</summary>
+    public async Task<bool> PolicyExistsAsync(string policyArn, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync("GetPolicy", new Dictionary<string, string> { ["PolicyArn"] = policyArn }, cancellationToken);
+            return true;
+        }
+        catch (IamException e) when (e.IsNoSuchEntity)
+        {
+            return false;
+        }
+    }
 
     /// <summary>GetAccountSummary's map, e.g. AccountAccessKeysPresent (root access keys), AccountMFAEnabled.</summary>
     public async Task<Dictionary<string, int>> GetAccountSummaryAsync(CancellationToken cancellationToken)
