@@ -65,6 +65,21 @@ public sealed class ScannerTests
     }
 
     [Fact]
+    public async Task A_named_pipe_in_the_tree_does_not_block_the_scan()
+    {
+        using var tree = new TempTree();
+        tree.Write("a.txt", $"k={KeyId(_random)}");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [Path.Combine(tree.Root, "pipe")])!)
+        {
+            await mkfifo.WaitForExitAsync();
+        }
+
+        var scan = Task.Run(() => Scan.Tree(tree.Root));
+        Assert.Same(scan, await Task.WhenAny(scan, Task.Delay(TimeSpan.FromSeconds(20))));
+        Assert.Single((await scan).Findings);
+    }
+
+    [Fact]
     public void Stdin_is_named_stdin()
     {
         var finding = Assert.Single(Scan.Text($"k={KeyId(_random)}"));

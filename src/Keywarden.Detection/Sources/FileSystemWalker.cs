@@ -85,7 +85,9 @@ internal sealed class FileSystemWalker
 
             foreach (var entry in entries)
             {
-                if (entry.IsDirectory || entry.IsLink)
+                // Length 0: an empty file has nothing to scan, and a FIFO, socket or device also reports 0:
+                // opening a FIFO would block the scan forever.
+                if (entry.IsDirectory || entry.IsLink || entry.Length == 0)
                 {
                     continue;
                 }
