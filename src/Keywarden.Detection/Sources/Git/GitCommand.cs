@@ -50,6 +50,12 @@ internal static class GitCommand
         }
 
         start.Environment["GIT_TERMINAL_PROMPT"] = "0";
+        if (Environment.GetEnvironmentVariable("GIT_SSH_COMMAND") is null && Environment.GetEnvironmentVariable("GIT_SSH") is null)
+        {
+            // Never wait on an ssh prompt (passphrase, unknown host key): fail with ssh's message instead.
+            start.Environment["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes";
+        }
+
         start.Environment["GIT_NO_REPLACE_OBJECTS"] = "1";
         // A partial clone's missing blobs are reported as unreadable, not fetched one by one over the network.
         start.Environment["GIT_NO_LAZY_FETCH"] = "1";
