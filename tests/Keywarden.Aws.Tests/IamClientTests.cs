@@ -22,6 +22,9 @@ public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
+    /// <summary>The same secret with its first character changed: a different secret, always.</summary>
+    private static string Wrong(string secret) => (secret[0] == 'x' ? "y" : "x") + secret[1..];
+
     private IamClient Client((string Id, string Secret) key) =>
         new(new AwsSettings { EndpointUrl = moto.Endpoint, Region = "us-east-1", MaxRetries = 1 }, new BasicAWSCredentials(key.Id, key.Secret));
 
@@ -69,7 +72,7 @@ public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
         var missing = await Assert.ThrowsAsync<IamException>(() => responder.ListAccessKeysAsync("nobody", CancellationToken.None));
         Assert.True(missing.IsNoSuchEntity);
 
-        using var wrongSecret = Client((_responder.Id, "x" + _responder.Secret[1..]));
+        using var wrongSecret = Client((_responder.Id, Wrong(_responder.Secret)));
         var refused = await Assert.ThrowsAsync<IamException>(() => wrongSecret.GetAccountSummaryAsync(CancellationToken.None));
         Assert.Equal("SignatureDoesNotMatch", refused.Code);
         Assert.True((await responder.GetAccountSummaryAsync(CancellationToken.None)).ContainsKey("Users"));

@@ -83,13 +83,19 @@ public sealed class MotoServer : IAsyncLifetime
         return stdout.Trim().Length == 0 ? default : JsonDocument.Parse(stdout).RootElement.Clone();
     }
 
-    /// <summary>A user with a policy attached and an access key: (key ID, secret).</summary>
-    public (string Id, string Secret) CreateUserWithKey(string user, string policyArn, (string, string)? as_ = null)
+    /// <summary>
+    /// A user with a policy attached and an access key: (key ID, secret). Made with Keywarden's own IAM
+    /// client (three calls, unauthenticated while the reset allows it, else as <paramref name="as_"/>):
+    /// much faster than three aws CLI start-ups.
+    /// </summary>
+    public (string Id, string Secret) CreateUserWithKey(string user, string policyArn, (string Id, string Secret)? as_ = null)
     {
-        Aws(["iam", "create-user", "--user-name", user], as_);
-        Aws(["iam", "attach-user-policy", "--user-name", user, "--policy-arn", policyArn], as_);
-        var key = Aws(["iam", "create-access-key", "--user-name", user], as_).GetProperty("AccessKey");
-        return (key.GetProperty("AccessKeyId").GetString()!, key.GetProperty("SecretAccessKey").GetString()!);
+        var (id, secret) = as_ ?? ("test", "test");
+        using var iam = new Iam.IamClient(new Connection.AwsSettings { EndpointUrl = Endpoint, Region = "us-east-1" }, new Amazon.Runtime.BasicAWSCredentials(id, secret));
+        iam.CreateUserAsync(user, CancellationToken.None).GetAwaiter().GetResult();
+        iam.AttachUserPolicyAsync(user, policyArn, CancellationToken.None).GetAwaiter().GetResult();
+        var key = iam.CreateAccessKeyAsync(user, CancellationToken.None).GetAwaiter().GetResult();
+        return (key.AccessKeyId, key.SecretAccessKey);
     }
 
     public void Pause() => Signal("STOP");

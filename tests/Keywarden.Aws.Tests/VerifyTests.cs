@@ -19,6 +19,9 @@ public sealed class VerifyTests(MotoServer moto) : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
+    /// <summary>The same secret with its first character changed: a different secret, always.</summary>
+    private static string Wrong(string secret) => (secret[0] == 'x' ? "y" : "x") + secret[1..];
+
     private AwsSettings Settings => new() { EndpointUrl = moto.Endpoint, Region = "us-east-1", Timeout = TimeSpan.FromSeconds(2), MaxRetries = 0 };
 
     [Fact]
@@ -33,7 +36,7 @@ public sealed class VerifyTests(MotoServer moto) : IAsyncLifetime
     [Fact]
     public async Task A_wrong_secret_and_an_unknown_key_are_invalid()
     {
-        var wrong = await new KeyVerifier(Settings).VerifyAsync(_key.Id, "x" + _key.Secret[1..], null, CancellationToken.None);
+        var wrong = await new KeyVerifier(Settings).VerifyAsync(_key.Id, Wrong(_key.Secret), null, CancellationToken.None);
         Assert.Equal(VerificationStatus.Invalid, wrong.Status);
         Assert.Equal("SignatureDoesNotMatch", wrong.Reason);
 
@@ -95,7 +98,7 @@ public sealed class VerifyTests(MotoServer moto) : IAsyncLifetime
             Assert.Equal(0, active.Code);
             Assert.Contains("\"status\":\"active\"", active.Stdout, StringComparison.Ordinal);
 
-            var invalid = await RunAsync(["verify", _key.Id, "--secret-stdin", "--endpoint-url", moto.Endpoint], stdin: "y" + _key.Secret[1..]);
+            var invalid = await RunAsync(["verify", _key.Id, "--secret-stdin", "--endpoint-url", moto.Endpoint], stdin: Wrong(_key.Secret));
             Assert.Equal(1, invalid.Code);
 
             var unknown = await RunAsync(["verify", _key.Id, "--secret-file", secretFile, "--endpoint-url", "http://127.0.0.1:9"]);

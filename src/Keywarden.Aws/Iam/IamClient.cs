@@ -256,6 +256,16 @@ public sealed class IamClient : IDisposable
     public Task DeleteRolePolicyAsync(string roleName, string policyName, CancellationToken cancellationToken) =>
         CallAsync("DeleteRolePolicy", new Dictionary<string, string> { ["RoleName"] = roleName, ["PolicyName"] = policyName }, cancellationToken);
 
+    /// <summary>
+    /// A new access key for a user: (key ID, secret). For the game-day drill, which leaks a key on
+    /// purpose in a sandbox account, and for test set-up; Keywarden's containment never creates keys.
+    /// </summary>
+    public async Task<(string AccessKeyId, string SecretAccessKey)> CreateAccessKeyAsync(string userName, CancellationToken cancellationToken)
+    {
+        var result = await CallAsync("CreateAccessKey", new Dictionary<string, string> { ["UserName"] = userName }, cancellationToken);
+        return (result.Descendants(Ns + "AccessKeyId").First().Value, result.Descendants(Ns + "SecretAccessKey").First().Value);
+    }
+
     public Task DeleteAccessKeyAsync(string userName, string accessKeyId, CancellationToken cancellationToken) =>
         CallAsync("DeleteAccessKey", new Dictionary<string, string> { ["UserName"] = userName, ["AccessKeyId"] = accessKeyId }, cancellationToken);
 
