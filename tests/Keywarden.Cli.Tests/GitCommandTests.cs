@@ -101,6 +101,24 @@ public sealed class GitCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Hook_install_force_rewrites_an_outdated_keywarden_hook_only()
+    {
+        var hook = Path.Combine(_repo.Path, ".git", "hooks", "pre-commit");
+        await Cli.RunAsync(["hook", "install", _repo.Path]);
+        var current = File.ReadAllText(hook);
+        var outdated = current.Replace("scan --staged", "scan --staged --old-flag", StringComparison.Ordinal);
+        File.WriteAllText(hook, outdated);
+
+        Assert.Contains("already installed", (await Cli.RunAsync(["hook", "install", _repo.Path])).Stderr, StringComparison.Ordinal);
+        Assert.Equal(outdated, File.ReadAllText(hook));
+
+        var forced = await Cli.RunAsync(["hook", "install", _repo.Path, "--force"]);
+        Assert.Contains("rewrote the pre-commit hook", forced.Stderr, StringComparison.Ordinal);
+        Assert.Equal(current, File.ReadAllText(hook));
+        Assert.False(File.Exists(hook + ".keywarden-chained"));
+    }
+
+    [Fact]
     public async Task Installed_hooks_block_a_commit_and_a_push_with_a_live_key()
     {
         Assert.Equal(0, (await Cli.RunAsync(["hook", "install", _repo.Path, "--pre-push"])).ExitCode);
