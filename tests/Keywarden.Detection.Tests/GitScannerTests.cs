@@ -183,6 +183,24 @@ public sealed class GitScannerTests : IDisposable
     }
 
     [Fact]
+    public void A_corrupt_object_is_an_error_and_everything_else_is_reported()
+    {
+        var kept = KeyId(_random);
+        _repo.Write("kept.txt", $"k={kept}\n");
+        _repo.Write("broken.txt", $"k={KeyId(_random)}\n");
+        _repo.Commit("two keys");
+        var blob = _repo.Git(["rev-parse", "HEAD:broken.txt"]).Trim();
+        var path = Path.Combine(_repo.Path, ".git", "objects", blob[..2], blob[2..]);
+        File.SetAttributes(path, FileAttributes.Normal);
+        File.WriteAllBytes(path, [0x78, 0x9C, 1, 2, 3, 4, 5, 6, 7, 8]);
+
+        var report = History();
+        Assert.Equal(kept, Assert.Single(report.Findings).KeyId);
+        var error = Assert.Single(report.Errors);
+        Assert.True(error.Message.StartsWith("git cat-file stopped", StringComparison.Ordinal) || error.Message.StartsWith("1 object could not be read", StringComparison.Ordinal), error.Message);
+    }
+
+    [Fact]
     public void Shallow_clones_warn_that_older_history_is_not_scanned()
     {
         _repo.Write("a.txt", "1\n");

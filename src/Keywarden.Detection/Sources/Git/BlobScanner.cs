@@ -45,6 +45,11 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         {
             ReadAll(names, queue, results);
         }
+        catch (GitException e)
+        {
+            // A corrupt object stops cat-file: what was read is still reported, and the failure is an error.
+            session.AddError(".", $"git cat-file stopped: {e.Message}; objects after that point were not scanned");
+        }
         finally
         {
             queue.CompleteAdding();
@@ -70,6 +75,11 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         {
             return ReadFew(process, names, results);
         }
+        catch (GitException e)
+        {
+            session.AddError(".", $"git cat-file stopped: {e.Message}; objects after that point were not scanned");
+            return results;
+        }
         finally
         {
             GitCommand.Stop(process);
@@ -89,7 +99,7 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         var scanner = new ContentScanner(session);
         foreach (var name in names)
         {
-            var header = ReadLine(output) ?? throw new GitException("git cat-file ended early");
+            var header = ReadLine(output) ?? throw Ended(stderr);
             if (GitCommand.ParseBatchHeader(header) is not var (type, size))
             {
                 if (!name.Contains(':', StringComparison.Ordinal))
@@ -195,7 +205,7 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         var inlineFindings = new List<Finding>();
         foreach (var name in requested.GetConsumingEnumerable(session.CancellationToken))
         {
-            var header = ReadLine(output) ?? throw new GitException("git cat-file ended early");
+            var header = ReadLine(output) ?? throw Ended(stderr);
             if (GitCommand.ParseBatchHeader(header) is not var (type, size))
             {
                 // "<name> missing" or "<name> ambiguous": nothing follows the header.
@@ -244,6 +254,10 @@ internal sealed class BlobScanner(string repository, ScanSession session)
             throw new GitException(GitCommand.FirstLine(stderr.GetAwaiter().GetResult(), "git cat-file failed"));
         }
     }
+
+    /// <summary>cat-file stopped answering: git's own reason, from its standard error.</summary>
+    private static GitException Ended(Task<string> stderr) =>
+        new(GitCommand.FirstLine(stderr.Wait(TimeSpan.FromSeconds(5)) ? stderr.Result : "", "git cat-file ended early"));
 
     private static string? ReadLine(Stream stream)
     {
