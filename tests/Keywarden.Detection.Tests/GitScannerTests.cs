@@ -152,6 +152,12 @@ public sealed class GitScannerTests : IDisposable
 
         var missing = Assert.Throws<ScanInputException>(() => new GitScanner(new GitScanOptions { Repository = "file:///no/such/repo.git" }, new ScanOptions()).Run());
         Assert.StartsWith("cannot clone file:///no/such/repo.git", missing.Message, StringComparison.Ordinal);
+
+        // A token in the URL never shows, even when git repeats the URL in its message.
+        var token = "ghp" + new string('q', 20);
+        var withToken = Assert.Throws<ScanInputException>(() => new GitScanner(new GitScanOptions { Repository = $"http://user:{token}@127.0.0.1:9/repo.git" }, new ScanOptions()).Run());
+        Assert.DoesNotContain(token, withToken.Message, StringComparison.Ordinal);
+        Assert.Null(withToken.InnerException);
     }
 
     [Fact]

@@ -83,7 +83,8 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         catch (GitException e)
         {
             TryDelete(directory);
-            throw new ScanInputException($"cannot clone {RedactUrl(url)}: {e.Message}", e);
+            // git's own message may repeat the URL, token and all.
+            throw new ScanInputException($"cannot clone {RedactUrl(url)}: {e.Message.Replace(url, RedactUrl(url), StringComparison.Ordinal)}");
         }
     }
 
