@@ -1,5 +1,7 @@
 """Helpers shared by the benchmark scorers (evaluate.py, evaluate-history.py): standard library only."""
 import hashlib
+import json
+import sys
 import os
 import statistics
 
@@ -70,3 +72,25 @@ def fmt_s(t):
 def _lines(path):
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read().splitlines()
+
+
+def load_jsonl(path, what):
+    rows, bad = [], []
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        for n, raw in enumerate(f, 1):
+            raw = raw.strip()
+            if not raw:
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                bad.append(n)
+                continue
+            if isinstance(obj, dict):
+                rows.append(obj)
+            else:
+                bad.append(n)
+    if bad:
+        print(f"warning: {what}: {len(bad)} line(s) are not JSON objects (first: line {bad[0]})",
+              file=sys.stderr)
+    return rows, bad

@@ -42,33 +42,11 @@ import statistics
 import subprocess
 import sys
 
-from benchlib import fmt_s, machine, mark, pct, sha256_hex, timings  # shared with the other scorer
+from benchlib import fmt_s, load_jsonl, machine, mark, pct, sha256_hex, timings  # shared with the other scorer
 
 TARGETS = {"ratio_pipeline": 1.0, "x_gitsecrets": 10.0, "x_staged": 2.0}
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 GS_LINE_RE = re.compile(r"^[0-9a-f]{40}:")
-
-
-def load_jsonl(path, what):
-    rows, bad = [], []
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        for n, raw in enumerate(f, 1):
-            raw = raw.strip()
-            if not raw:
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                bad.append(n)
-                continue
-            if isinstance(obj, dict):
-                rows.append(obj)
-            else:
-                bad.append(n)
-    if bad:
-        print(f"warning: {what}: {len(bad)} line(s) are not JSON objects (first: line {bad[0]})",
-              file=sys.stderr)
-    return rows, bad
 
 
 def git(repo, *args):

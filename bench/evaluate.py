@@ -35,7 +35,7 @@ import re
 import statistics
 import sys
 
-from benchlib import fmt_s, machine, mark, pct, sha256_hex, timings  # shared with the other scorer
+from benchlib import fmt_s, load_jsonl, machine, mark, pct, sha256_hex, timings  # shared with the other scorer
 
 # Line of the key ID and of the secret within each template of make-corpus.py, from its first line.
 KEY_OFFSET = {"credentials-file": 1, "yaml": 1}
@@ -43,28 +43,6 @@ SECRET_OFFSET = {"shell-export": 1, "credentials-file": 2, "json": 0, "yaml": 2,
                  "python-call": 0, "csharp-call": 0}
 
 TARGETS = {"ratio_rg": 1.5, "ratio_rg_stretch": 1.0, "x_gitsecrets": 10.0, "rss_mb": 300.0}
-
-
-def load_jsonl(path, what):
-    rows, bad = [], []
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        for n, raw in enumerate(f, 1):
-            raw = raw.strip()
-            if not raw:
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                bad.append(n)
-                continue
-            if isinstance(obj, dict):
-                rows.append(obj)
-            else:
-                bad.append(n)
-    if bad:
-        print(f"warning: {what}: {len(bad)} line(s) are not JSON objects (first: line {bad[0]})",
-              file=sys.stderr)
-    return rows, bad
 
 
 class Corpus:

@@ -21,10 +21,8 @@ internal static class AccountCommand
         aws.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var id = parse.GetValue(keyId)!.Trim();
-            if (!KeyIdArgument.IsPlausible(id))
+            if (KeyIdArgument.Read(parse, keyId, console) is not { } id)
             {
-                console.Error($"not an access key ID: {KeyIdArgument.Mask(id)}");
                 return ExitCodes.Error;
             }
 

@@ -31,10 +31,8 @@ internal static class VerifyCommand
         aws.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var id = parse.GetValue(keyId)!.Trim();
-            if (!KeyIdArgument.IsPlausible(id))
+            if (KeyIdArgument.Read(parse, keyId, console) is not { } id)
             {
-                console.Error($"not an access key ID: {KeyIdArgument.Mask(id)}");
                 return ExitCodes.Error;
             }
 
@@ -130,6 +128,19 @@ internal static class KeyIdArgument
 {
     public static bool IsPlausible(string value) =>
         value.Length is >= 16 and <= 128 && value.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c));
+
+    /// <summary>The trimmed key ID, or null after one error line for an implausible one.</summary>
+    public static string? Read(ParseResult parse, Argument<string> argument, CliConsole console)
+    {
+        var id = parse.GetValue(argument)!.Trim();
+        if (IsPlausible(id))
+        {
+            return id;
+        }
+
+        console.Error($"not an access key ID: {Mask(id)}");
+        return null;
+    }
 
     /// <summary>What a bad argument looked like, without echoing something that may be a secret.</summary>
     public static string Mask(string value) => value.Length <= 8 ? $"'{value}'" : $"'{value[..4]}…' ({value.Length} characters)";

@@ -99,14 +99,8 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         var scanner = new ContentScanner(session);
         foreach (var name in names)
         {
-            var header = ReadLine(output) ?? throw Ended(stderr);
-            if (GitCommand.ParseBatchHeader(header) is not var (type, size))
+            if (NextHeader(output, name, stderr) is not var (type, size))
             {
-                if (!name.Contains(':', StringComparison.Ordinal))
-                {
-                    Missing++;
-                }
-
                 continue;
             }
 
@@ -205,15 +199,8 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         var inlineFindings = new List<Finding>();
         foreach (var name in requested.GetConsumingEnumerable(session.CancellationToken))
         {
-            var header = ReadLine(output) ?? throw Ended(stderr);
-            if (GitCommand.ParseBatchHeader(header) is not var (type, size))
+            if (NextHeader(output, name, stderr) is not var (type, size))
             {
-                // "<name> missing" or "<name> ambiguous": nothing follows the header.
-                if (!name.Contains(':', StringComparison.Ordinal))
-                {
-                    Missing++;
-                }
-
                 continue;
             }
 
@@ -253,6 +240,22 @@ internal sealed class BlobScanner(string repository, ScanSession session)
         {
             throw new GitException(GitCommand.FirstLine(stderr.GetAwaiter().GetResult(), "git cat-file failed"));
         }
+    }
+
+    /// <summary>
+    /// The next object's type and size, or null for "&lt;name&gt; missing" or "ambiguous" (nothing follows):
+    /// a missing blob ID is counted; a missing <c>rev:path</c> only means the path is not there.
+    /// </summary>
+    private (string Type, long Size)? NextHeader(Stream output, string name, Task<string> stderr)
+    {
+        var header = ReadLine(output) ?? throw Ended(stderr);
+        var parsed = GitCommand.ParseBatchHeader(header);
+        if (parsed is null && !name.Contains(':', StringComparison.Ordinal))
+        {
+            Missing++;
+        }
+
+        return parsed;
     }
 
     /// <summary>cat-file stopped answering: git's own reason, from its standard error.</summary>
