@@ -12,6 +12,9 @@ internal static class ExitCodes
     /// <summary>Usage, configuration or I/O error: one line on stderr says what and where.</summary>
     public const int Error = 2;
 
+    /// <summary>quarantine/release: AWS refused or failed part of the plan, or only a person can act (a root key); what was done is recorded.</summary>
+    public const int Incomplete = 4;
+
     /// <summary>Interrupted (Ctrl-C), as shells report SIGINT.</summary>
     public const int Interrupted = 130;
 }

@@ -17,6 +17,8 @@ internal static class KeywardenApp
         root.Subcommands.Add(HookCommand.Create(console));
         root.Subcommands.Add(VerifyCommand.Create(console));
         root.Subcommands.Add(AccountCommand.Create(console));
+        root.Subcommands.Add(ContainmentCommands.CreateQuarantine(console));
+        root.Subcommands.Add(ContainmentCommands.CreateRelease(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

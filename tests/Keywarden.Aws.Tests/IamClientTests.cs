@@ -132,7 +132,7 @@ public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
         using var published = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(reference));
         var document = published.RootElement.GetProperty("Document").GetRawText();
         Assert.True(document.Length > 2048, "too long for an inline user policy, hence a managed one");
-        var arn = await iam.CreatePolicyAsync("KeywardenCompromisedKeyQuarantine", document, "Keywarden: copy of AWSCompromisedKeyQuarantineV3", CancellationToken.None);
+        var arn = await iam.CreatePolicyAsync("KeywardenCompromisedKeyQuarantine", document, "/", "Keywarden: copy of AWSCompromisedKeyQuarantineV3", CancellationToken.None);
         Assert.Equal("arn:aws:iam::123456789012:policy/KeywardenCompromisedKeyQuarantine", arn);
         Assert.True(await iam.PolicyExistsAsync(arn, CancellationToken.None));
         Assert.True(await iam.PolicyExistsAsync(Quarantine, CancellationToken.None));

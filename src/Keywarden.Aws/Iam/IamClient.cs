@@ -250,6 +250,41 @@ public sealed class IamClient : IDisposable
     public Task DeleteUserPolicyAsync(string userName, string policyName, CancellationToken cancellationToken) =>
         CallAsync("DeleteUserPolicy", new Dictionary<string, string> { ["UserName"] = userName, ["PolicyName"] = policyName }, cancellationToken);
 
+    /// <summary>An inline user policy's document (IAM returns it URL-encoded), or null when there is none by that name.</summary>
+    public Task<string?> GetUserPolicyAsync(string userName, string policyName, CancellationToken cancellationToken) =>
+        GetInlinePolicyAsync("GetUserPolicy", "UserName", userName, policyName, cancellationToken);
+
+    /// <summary>An inline role policy's document, or null when there is none by that name.</summary>
+    public Task<string?> GetRolePolicyAsync(string roleName, string policyName, CancellationToken cancellationToken) =>
+        GetInlinePolicyAsync("GetRolePolicy", "RoleName", roleName, policyName, cancellationToken);
+
+    private async Task<string?> GetInlinePolicyAsync(string action, string owner, string ownerName, string policyName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await CallAsync(action, new Dictionary<string, string> { [owner] = ownerName, ["PolicyName"] = policyName }, cancellationToken);
+            return result.Descendants(Ns + "PolicyDocument").FirstOrDefault() is { } document ? Uri.UnescapeDataString(document.Value) : null;
+        }
+        catch (IamException e) when (e.IsNoSuchEntity)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The role's ARN, or null when there is no such role.</summary>
+    public async Task<string?> GetRoleArnAsync(string roleName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await CallAsync("GetRole", new Dictionary<string, string> { ["RoleName"] = roleName }, cancellationToken);
+            return result.Descendants(Ns + "Arn").FirstOrDefault()?.Value;
+        }
+        catch (IamException e) when (e.IsNoSuchEntity)
+        {
+            return null;
+        }
+    }
+
     public Task PutRolePolicyAsync(string roleName, string policyName, string document, CancellationToken cancellationToken) =>
         CallAsync("PutRolePolicy", new Dictionary<string, string> { ["RoleName"] = roleName, ["PolicyName"] = policyName, ["PolicyDocument"] = document }, cancellationToken);
 
@@ -287,9 +322,9 @@ public sealed class IamClient : IDisposable
         CallAsync("DeleteLoginProfile", new Dictionary<string, string> { ["UserName"] = userName }, cancellationToken);
 
     /// <summary>Creates a customer-managed policy and returns its ARN (the fallback where an AWS managed policy cannot be attached).</summary>
-    public async Task<string> CreatePolicyAsync(string policyName, string document, string description, CancellationToken cancellationToken)
+    public async Task<string> CreatePolicyAsync(string policyName, string document, string path, string description, CancellationToken cancellationToken)
     {
-        var result = await CallAsync("CreatePolicy", new Dictionary<string, string> { ["PolicyName"] = policyName, ["PolicyDocument"] = document, ["Description"] = description }, cancellationToken);
+        var result = await CallAsync("CreatePolicy", new Dictionary<string, string> { ["PolicyName"] = policyName, ["PolicyDocument"] = document, ["Path"] = path, ["Description"] = description }, cancellationToken);
         return result.Descendants(Ns + "Arn").First().Value;
     }
 
@@ -332,6 +367,14 @@ public sealed record Partitions(string Name, string IamEndpoint, string IamSigni
     public static Partitions Aws { get; } = new("aws", "https://iam.amazonaws.com/", "us-east-1");
     public static Partitions China { get; } = new("aws-cn", "https://iam.cn-north-1.amazonaws.com.cn/", "cn-north-1");
     public static Partitions GovCloud { get; } = new("aws-us-gov", "https://iam.us-gov.amazonaws.com/", "us-gov-west-1");
+
+    /// <summary>The partition an ARN names (its second field); unknown names fall back to aws.</summary>
+    public static Partitions ByName(string name) => name switch
+    {
+        "aws-cn" => China,
+        "aws-us-gov" => GovCloud,
+        _ => Aws,
+    };
 
     public static Partitions OfRegion(string region) =>
         region.StartsWith("cn-", StringComparison.Ordinal) ? China
