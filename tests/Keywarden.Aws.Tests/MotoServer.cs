@@ -59,6 +59,13 @@ public sealed class MotoServer : IAsyncLifetime
         (await http.PostAsync(Endpoint + "/moto-api/reset-auth", new StringContent(unauthenticated.ToString(System.Globalization.CultureInfo.InvariantCulture)))).EnsureSuccessStatusCode();
     }
 
+    /// <summary>Enforces IAM from the next call on, keeping every account's state (set-up done unauthenticated before it).</summary>
+    public async Task ArmAsync()
+    {
+        using var http = new HttpClient();
+        (await http.PostAsync(Endpoint + "/moto-api/reset-auth", new StringContent("0"))).EnsureSuccessStatusCode();
+    }
+
     /// <summary>Runs the aws CLI against moto and returns its JSON output.</summary>
     public JsonElement Aws(string[] args, (string Id, string Secret)? credentials = null)
     {

@@ -128,8 +128,7 @@ public sealed class AccountAccess(AwsSettings settings, AccountDirectory directo
         {
             return await call();
         }
-        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or TimeoutException or IOException
-            || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (AwsFailures.IsAwsFailure(e, cancellationToken))
         {
             throw new AwsCallException($"{what} failed: {Sts.KeyVerifier.Describe(e)}", e);
         }

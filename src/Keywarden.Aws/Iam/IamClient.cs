@@ -81,7 +81,15 @@ public sealed class IamClient : IDisposable
                 var text = await response.Content.ReadAsStringAsync(cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
-                    return XElement.Parse(text);
+                    try
+                    {
+                        return XElement.Parse(text);
+                    }
+                    catch (System.Xml.XmlException)
+                    {
+                        // A proxy or an emulator answering 2xx with something other than IAM's XML: whether the action happened is unknown.
+                        throw new IamException(action, "MalformedResponse", $"HTTP {(int)response.StatusCode} with a body that is not IAM's XML", response.StatusCode);
+                    }
                 }
 
                 var error = ParseError(action, text, response.StatusCode);

@@ -46,7 +46,7 @@ public sealed class KeyVerifier(AwsSettings settings)
         {
             return new KeyVerification(VerificationStatus.Invalid, null, null, null, e.ErrorCode ?? e.StatusCode.ToString());
         }
-        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or TaskCanceledException or TimeoutException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (AwsFailures.IsAwsFailure(e, cancellationToken) && !cancellationToken.IsCancellationRequested)
         {
             return new KeyVerification(VerificationStatus.Unknown, null, null, null, Describe(e));
         }

@@ -45,6 +45,8 @@ internal static class ContainmentCommands
                 Profile = settings.Profile ?? config.Profile,
                 Region = settings.Region ?? config.Region,
                 EndpointUrl = settings.EndpointUrl ?? config.EndpointUrl,
+                Timeout = config.Timeout ?? settings.Timeout,
+                MaxRetries = config.MaxRetries ?? settings.MaxRetries,
             };
             return (config, settings);
         }
@@ -171,8 +173,19 @@ internal static class ContainmentCommands
 
         if (parse.GetValue(secretStdin) || parse.GetValue(secretFile) is not null)
         {
-            var secret = parse.GetValue(secretStdin) ? FirstLine(console.OpenStdin()) : FirstLine(File.OpenRead(parse.GetValue(secretFile)!.FullName));
-            var token = parse.GetValue(tokenFile) is { } tf ? FirstLine(File.OpenRead(tf.FullName)) : null;
+            string secret;
+            string? token;
+            try
+            {
+                secret = parse.GetValue(secretStdin) ? FirstLine(console.OpenStdin()) : FirstLine(File.OpenRead(parse.GetValue(secretFile)!.FullName));
+                token = parse.GetValue(tokenFile) is { } tf ? FirstLine(File.OpenRead(tf.FullName)) : null;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                console.Error($"cannot read the secret or session token: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message.TrimEnd('.'))}");
+                return null;
+            }
+
             if (secret.Length == 0)
             {
                 console.Error("the secret is empty");
@@ -224,12 +237,7 @@ internal static class ContainmentCommands
             console.Error(e.Message);
             return ExitCodes.Error;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            console.Error($"cannot read the secret: {(e is FileNotFoundException ? "no such file" : e.Message.TrimEnd('.'))}");
-            return ExitCodes.Error;
-        }
-        catch (Exception e) when (e is AwsCallException or Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException or HttpRequestException)
+        catch (Exception e) when (AwsFailures.IsAwsFailure(e, CancellationToken.None))
         {
             console.Error($"{(e is AwsCallException ? e.Message : ContainmentService.Reason(e))}; nothing more was done: re-run to complete");
             return ExitCodes.Incomplete;

@@ -24,6 +24,8 @@ public sealed record ResponderConfig
     public string? Profile { get; init; }
     public string? Region { get; init; }
     public string? EndpointUrl { get; init; }
+    public TimeSpan? Timeout { get; init; }
+    public int? MaxRetries { get; init; }
     public string QuarantinePolicy { get; init; } = QuarantinePolicies.V3;
     public bool UseManagedPolicy { get; init; } = true;
     public string? Database { get; init; }
@@ -105,7 +107,9 @@ public sealed record ResponderConfig
                 "profile" => config with { Profile = Text(path, "aws.profile", value) },
                 "region" => config with { Region = Text(path, "aws.region", value) },
                 "endpoint_url" => config with { EndpointUrl = Text(path, "aws.endpoint_url", value) },
-                _ => throw new ResponderConfigException($"config {path}: unknown key 'aws.{key}' (expected profile, region, endpoint_url)"),
+                "timeout_seconds" => config with { Timeout = TimeSpan.FromSeconds(Number(path, "aws.timeout_seconds", value, 1, 300)) },
+                "max_retries" => config with { MaxRetries = (int)Number(path, "aws.max_retries", value, 0, 10) },
+                _ => throw new ResponderConfigException($"config {path}: unknown key 'aws.{key}' (expected profile, region, endpoint_url, timeout_seconds, max_retries)"),
             };
         }
 
@@ -199,6 +203,9 @@ public sealed record ResponderConfig
             ? name
             : throw new ResponderConfigException($"config {path}: quarantine.policy must be {string.Join(" or ", QuarantinePolicies.Names)}");
     }
+
+    private static long Number(string path, string name, object value, long min, long max) =>
+        value is long number && number >= min && number <= max ? number : throw new ResponderConfigException($"config {path}: {name} must be a whole number from {min} to {max}");
 
     private static string Text(string path, string name, object value) =>
         value is string { Length: > 0 } text ? text : throw new ResponderConfigException($"config {path}: {name} must be a non-empty string");

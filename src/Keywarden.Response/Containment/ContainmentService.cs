@@ -1,5 +1,5 @@
-using Amazon.Runtime;
 using Keywarden.Aws.Accounts;
+using Keywarden.Aws.Connection;
 using Keywarden.Aws.Containment;
 using Keywarden.Aws.Iam;
 using Keywarden.Storage;
@@ -161,7 +161,7 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
                 action.Status = ActionStatuses.Failed;
                 action.Error = Reason(e);
                 outcomes.Add(new StepOutcome(step, StepOutcome.Failed, action.Error, time.GetUtcNow()));
-                unreachable = e is not IamException;
+                unreachable = AwsFailures.IsUnreachable(e);
             }
 
             await db.SaveChangesAsync(cancellationToken);
@@ -231,7 +231,7 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
             catch (Exception e) when (IsAwsFailure(e, cancellationToken))
             {
                 errors.Add($"{action.Kind} on {action.Target}: {Reason(e)}");
-                if (e is not IamException)
+                if (AwsFailures.IsUnreachable(e))
                 {
                     break;
                 }
@@ -295,9 +295,7 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
         _ => "federated-user",
     };
 
-    private static bool IsAwsFailure(Exception e, CancellationToken cancellationToken) =>
-        e is IamException or AwsCallException or AmazonServiceException or AmazonClientException or HttpRequestException or IOException or TimeoutException
-        || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested);
+    private static bool IsAwsFailure(Exception e, CancellationToken cancellationToken) => AwsFailures.IsAwsFailure(e, cancellationToken);
 
     /// <summary>AWS's code and message, or what went wrong on the way: never a secret.</summary>
     public static string Reason(Exception e) => e switch
