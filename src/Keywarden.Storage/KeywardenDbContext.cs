@@ -13,6 +13,18 @@ public abstract class KeywardenDbContext(DbContextOptions options) : DbContext(o
 
     public DbSet<ContainmentActionRecord> ContainmentActions => Set<ContainmentActionRecord>();
 
+    public DbSet<CaseRecord> Cases => Set<CaseRecord>();
+
+    public DbSet<OccurrenceRecord> Occurrences => Set<OccurrenceRecord>();
+
+    public DbSet<CaseEventRecord> CaseEvents => Set<CaseEventRecord>();
+
+    public DbSet<JobRecord> Jobs => Set<JobRecord>();
+
+    public DbSet<NotificationRecord> Notifications => Set<NotificationRecord>();
+
+    public DbSet<ChecklistItemRecord> ChecklistItems => Set<ChecklistItemRecord>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -37,6 +49,66 @@ public abstract class KeywardenDbContext(DbContextOptions options) : DbContext(o
             e.Property(a => a.Parameter).HasMaxLength(2048);
             e.Property(a => a.Status).HasMaxLength(32);
             e.HasIndex(a => new { a.ContainmentId, a.Sequence }).IsUnique();
+        });
+        modelBuilder.Entity<CaseRecord>(e =>
+        {
+            e.ToTable("cases");
+            e.Property(c => c.Subject).HasMaxLength(512);
+            e.Property(c => c.Severity).HasMaxLength(16);
+            e.Property(c => c.State).HasMaxLength(32);
+            e.Property(c => c.KeyId).HasMaxLength(128);
+            e.Property(c => c.OpenKeyId).HasMaxLength(128);
+            e.Property(c => c.SecretSha256).HasMaxLength(64);
+            e.Property(c => c.SecretRedacted).HasMaxLength(32);
+            e.Property(c => c.AccountId).HasMaxLength(12);
+            e.HasIndex(c => c.OpenKeyId).IsUnique();
+            e.HasIndex(c => c.KeyId);
+            e.HasIndex(c => c.State);
+            e.HasMany(c => c.Occurrences).WithOne().HasForeignKey(o => o.CaseId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(c => c.Events).WithOne().HasForeignKey(o => o.CaseId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(c => c.Jobs).WithOne().HasForeignKey(o => o.CaseId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(c => c.Notifications).WithOne().HasForeignKey(o => o.CaseId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(c => c.Checklist).WithOne().HasForeignKey(o => o.CaseId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<OccurrenceRecord>(e =>
+        {
+            e.ToTable("occurrences");
+            e.Property(o => o.Source).HasMaxLength(32);
+            e.Property(o => o.Url).HasMaxLength(2048);
+            e.Property(o => o.Reporter).HasMaxLength(256);
+        });
+        modelBuilder.Entity<CaseEventRecord>(e =>
+        {
+            e.ToTable("case_events");
+            e.Property(o => o.Kind).HasMaxLength(32);
+        });
+        modelBuilder.Entity<JobRecord>(e =>
+        {
+            e.ToTable("jobs");
+            e.Property(j => j.Kind).HasMaxLength(32);
+            e.Property(j => j.State).HasMaxLength(32);
+            e.Property(j => j.LeaseOwner).HasMaxLength(300);
+            e.HasIndex(j => new { j.State, j.NotBefore });
+        });
+        modelBuilder.Entity<NotificationRecord>(e =>
+        {
+            e.ToTable("notifications");
+            e.Property(n => n.Channel).HasMaxLength(16);
+            e.Property(n => n.Recipient).HasMaxLength(2048);
+            e.Property(n => n.Purpose).HasMaxLength(32);
+            e.Property(n => n.Subject).HasMaxLength(512);
+            e.Property(n => n.MessageId).HasMaxLength(256);
+            e.Property(n => n.State).HasMaxLength(16);
+            e.HasIndex(n => n.MessageId).IsUnique();
+        });
+        modelBuilder.Entity<ChecklistItemRecord>(e =>
+        {
+            e.ToTable("checklist_items");
+            e.Property(c => c.Key).HasMaxLength(64);
+            e.Property(c => c.Title).HasMaxLength(256);
+            e.Property(c => c.Verification).HasMaxLength(16);
+            e.Property(c => c.Status).HasMaxLength(16);
+            e.HasIndex(c => new { c.CaseId, c.Key }).IsUnique();
         });
     }
 }

@@ -30,6 +30,14 @@ public sealed record ResponderConfig
     public bool UseManagedPolicy { get; init; } = true;
     public string? Database { get; init; }
     public AccountDirectory Accounts { get; init; } = AccountDirectory.Empty;
+    public PlaybookPolicy Policy { get; init; } = new();
+    public IReadOnlyDictionary<string, PlaybookPolicy> AccountPolicies { get; init; } = new Dictionary<string, PlaybookPolicy>();
+    public EmailSettings? Email { get; init; }
+    public WebhookSettings? Webhook { get; init; }
+
+    /// <summary>The policy for a case in <paramref name="accountId"/>: the account's own, else the default.</summary>
+    public PlaybookPolicy PolicyFor(string? accountId) =>
+        accountId is not null && AccountPolicies.TryGetValue(accountId, out var policy) ? policy : Policy;
 
     /// <summary>Where the configuration was read from, or null for the built-in defaults.</summary>
     public string? Source { get; init; }
@@ -91,7 +99,9 @@ public sealed record ResponderConfig
                 "quarantine" => ReadQuarantine(config, settings, path),
                 "storage" => ReadStorage(config, settings, path),
                 "accounts" => config with { Accounts = ReadAccounts(settings, path) },
-                _ => throw new ResponderConfigException($"config {path}: unknown table '{section}' (expected aws, quarantine, storage, accounts)"),
+                "policy" => ReadPolicies(config, settings, path),
+                "notify" => ReadNotify(config, settings, path),
+                _ => throw new ResponderConfigException($"config {path}: unknown table '{section}' (expected aws, quarantine, storage, accounts, policy, notify)"),
             };
         }
 
@@ -122,7 +132,7 @@ public sealed record ResponderConfig
         {
             config = key switch
             {
-                "policy" => config with { QuarantinePolicy = Policy(path, Text(path, "quarantine.policy", value)) },
+                "policy" => config with { QuarantinePolicy = PolicyName(path, Text(path, "quarantine.policy", value)) },
                 "managed_policy" => config with { UseManagedPolicy = value as bool? ?? throw new ResponderConfigException($"config {path}: quarantine.managed_policy must be true or false") },
                 _ => throw new ResponderConfigException($"config {path}: unknown key 'quarantine.{key}' (expected policy, managed_policy)"),
             };
@@ -143,6 +153,167 @@ public sealed record ResponderConfig
         }
 
         return config;
+    }
+
+    private static ResponderConfig ReadPolicies(ResponderConfig config, TomlTable table, string path)
+    {
+        var defaults = ReadPolicy(new PlaybookPolicy(), table, path, "policy", allowAccounts: true);
+        var perAccount = new Dictionary<string, PlaybookPolicy>(StringComparer.Ordinal);
+        if (table.TryGetValue("accounts", out var accounts))
+        {
+            foreach (var (id, value) in accounts as TomlTable ?? throw new ResponderConfigException($"config {path}: policy.accounts must be a table"))
+            {
+                if (id.Length != 12 || !id.All(char.IsAsciiDigit))
+                {
+                    throw new ResponderConfigException($"config {path}: policy.accounts.\"{id}\": an account ID is 12 digits");
+                }
+
+                perAccount[id] = ReadPolicy(defaults, value as TomlTable ?? throw new ResponderConfigException($"config {path}: policy.accounts.\"{id}\" must be a table"), path, $"policy.accounts.\"{id}\"", allowAccounts: false);
+            }
+        }
+
+        return config with { Policy = defaults, AccountPolicies = perAccount };
+    }
+
+    private static PlaybookPolicy ReadPolicy(PlaybookPolicy policy, TomlTable table, string path, string prefix, bool allowAccounts)
+    {
+        foreach (var (key, value) in table)
+        {
+            var name = $"{prefix}.{key}";
+            policy = key switch
+            {
+                "accounts" when allowAccounts => policy,
+                "verify" => policy with { Verify = Bool(path, name, value) },
+                "quarantine_policy" => policy with { QuarantinePolicy = PolicyName(path, Text(path, name, value)) },
+                "deactivate" => policy with
+                {
+                    Deactivate = Text(path, name, value) switch
+                    {
+                        "never" => DeactivateWhen.Never,
+                        "immediately" => DeactivateWhen.Immediately,
+                        "after-approval" => DeactivateWhen.AfterApproval,
+                        _ => throw new ResponderConfigException($"config {path}: {name} must be never, immediately or after-approval"),
+                    },
+                },
+                "revoke_sessions" => policy with { RevokeSessions = Bool(path, name, value) },
+                "notify" => policy with { Notify = Strings(path, name, value, ["email", "webhook"]) },
+                "recipients" => policy with { Recipients = Strings(path, name, value, null) },
+                "follow_up_hours" => policy with { FollowUpInterval = TimeSpan.FromHours(Number(path, name, value, 1, 24 * 30)) },
+                "follow_up_seconds" => policy with { FollowUpInterval = TimeSpan.FromSeconds(Number(path, name, value, 1, 3600 * 24 * 30)) },
+                "escalate_after" => policy with { EscalateAfter = (int)Number(path, name, value, 1, 100) },
+                "critical_when" => policy with { CriticalWhen = Strings(path, name, value, ["root", "admin"]) },
+                _ => throw new ResponderConfigException($"config {path}: unknown key '{name}' (expected verify, quarantine_policy, deactivate, revoke_sessions, notify, recipients, follow_up_hours, escalate_after, critical_when{(allowAccounts ? ", accounts" : "")})"),
+            };
+        }
+
+        return policy;
+    }
+
+    private static ResponderConfig ReadNotify(ResponderConfig config, TomlTable table, string path)
+    {
+        foreach (var (channel, value) in table)
+        {
+            var settings = value as TomlTable ?? throw new ResponderConfigException($"config {path}: notify.{channel} must be a table");
+            config = channel switch
+            {
+                "email" => config with { Email = ReadEmail(settings, path) },
+                "webhook" => config with { Webhook = ReadWebhook(settings, path) },
+                _ => throw new ResponderConfigException($"config {path}: unknown table 'notify.{channel}' (expected email, webhook)"),
+            };
+        }
+
+        return config;
+    }
+
+    private static EmailSettings ReadEmail(TomlTable table, string path)
+    {
+        string? host = null, from = null, security = null, username = null, passwordEnv = null;
+        IReadOnlyList<string> to = [];
+        long port = 0, attempts = 5, retrySeconds = 30;
+        foreach (var (key, value) in table)
+        {
+            var name = $"notify.email.{key}";
+            switch (key)
+            {
+                case "smtp_host": host = Text(path, name, value); break;
+                case "smtp_port": port = Number(path, name, value, 1, 65535); break;
+                case "security":
+                    security = Text(path, name, value);
+                    if (security is not ("none" or "starttls" or "ssl"))
+                    {
+                        throw new ResponderConfigException($"config {path}: {name} must be none, starttls or ssl");
+                    }
+
+                    break;
+                case "from": from = Text(path, name, value); break;
+                case "to": to = Strings(path, name, value, null); break;
+                case "username": username = Text(path, name, value); break;
+                case "password_env": passwordEnv = Text(path, name, value); break;
+                case "attempts": attempts = Number(path, name, value, 1, 100); break;
+                case "retry_seconds": retrySeconds = Number(path, name, value, 0, 86400); break;
+                default: throw new ResponderConfigException($"config {path}: unknown key '{name}' (expected smtp_host, smtp_port, security, from, to, username, password_env, attempts, retry_seconds)");
+            }
+        }
+
+        if (host is null || from is null)
+        {
+            throw new ResponderConfigException($"config {path}: notify.email needs smtp_host and from");
+        }
+
+        security ??= "starttls";
+        return new EmailSettings
+        {
+            Host = host,
+            Port = port > 0 ? (int)port : security == "ssl" ? 465 : security == "starttls" ? 587 : 25,
+            Security = security,
+            From = from,
+            To = to,
+            Username = username,
+            PasswordEnvironmentVariable = passwordEnv,
+            Attempts = (int)attempts,
+            RetryDelay = TimeSpan.FromSeconds(retrySeconds),
+        };
+    }
+
+    private static WebhookSettings ReadWebhook(TomlTable table, string path)
+    {
+        var settings = new WebhookSettings();
+        foreach (var (key, value) in table)
+        {
+            var name = $"notify.webhook.{key}";
+            settings = key switch
+            {
+                "urls" => settings with
+                {
+                    Urls = Strings(path, name, value, null).Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? u : throw new ResponderConfigException($"config {path}: {name}: not an http(s) URL: {u}")).ToList(),
+                },
+                "attempts" => settings with { Attempts = (int)Number(path, name, value, 1, 100) },
+                "retry_seconds" => settings with { RetryDelay = TimeSpan.FromSeconds(Number(path, name, value, 0, 86400)) },
+                _ => throw new ResponderConfigException($"config {path}: unknown key '{name}' (expected urls, attempts, retry_seconds)"),
+            };
+        }
+
+        return settings;
+    }
+
+    private static bool Bool(string path, string name, object value) =>
+        value as bool? ?? throw new ResponderConfigException($"config {path}: {name} must be true or false");
+
+    private static List<string> Strings(string path, string name, object value, string[]? allowed)
+    {
+        var list = new List<string>();
+        foreach (var item in value as TomlArray ?? throw new ResponderConfigException($"config {path}: {name} must be an array of strings"))
+        {
+            var text = item as string ?? throw new ResponderConfigException($"config {path}: {name} must be an array of strings");
+            if (allowed is not null && !allowed.Contains(text))
+            {
+                throw new ResponderConfigException($"config {path}: {name}: '{text}' is not one of {string.Join(", ", allowed)}");
+            }
+
+            list.Add(text);
+        }
+
+        return list;
     }
 
     private static AccountDirectory ReadAccounts(TomlTable table, string path)
@@ -196,7 +367,7 @@ public sealed record ResponderConfig
         return arn;
     }
 
-    private static string Policy(string path, string value)
+    private static string PolicyName(string path, string value)
     {
         var name = value.StartsWith("AWSCompromisedKeyQuarantine", StringComparison.Ordinal) ? value : "AWSCompromisedKeyQuarantine" + value;
         return QuarantinePolicies.Names.Contains(name)

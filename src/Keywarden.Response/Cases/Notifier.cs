@@ -1,0 +1,164 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using Keywarden.Response.Configuration;
+using Keywarden.Storage;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+
+namespace Keywarden.Response.Cases;
+
+/// <summary>A notification could not be delivered (this attempt); the message never holds a secret.</summary>
+public sealed class NotificationException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// What the owner is told, by email (MailKit over SMTP) or webhook (a JSON POST): the case, the key,
+/// the account and owner, where it was exposed, what was done and what to do next. Never the secret.
+/// </summary>
+public sealed class Notifier(EmailSettings? email, WebhookSettings? webhook)
+{
+    public static string Subject(CaseRecord record, string purpose)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var prefix = purpose.StartsWith("follow-up", StringComparison.Ordinal) ? $"Reminder {purpose["follow-up-".Length..]}: " : "";
+        var owner = record.OwnerName is null ? "" : $" of {record.OwnerType} {record.OwnerName}";
+        var account = record.AccountId is null ? "" : $" in account {record.AccountId}";
+        return $"[Keywarden {CaseReference.Of(record.Id)}] {prefix}{record.Severity}: exposed AWS access key {record.KeyId}{owner}{account} ({record.State})";
+    }
+
+    public static string Body(CaseRecord record, ContainmentRecord? containment)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Case {CaseReference.Of(record.Id)}: {record.Subject}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Severity: {record.Severity}. State: {record.State}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Access key: {record.KeyId}{(record.AccountId is null ? "" : $" (account {record.AccountId})")}");
+        if (record.OwnerName is not null)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"Owner: {record.OwnerType} {record.OwnerName}{(record.OwnerArn is null ? "" : $" ({record.OwnerArn})")}");
+        }
+
+        text.AppendLine();
+        text.AppendLine("Where it was exposed:");
+        foreach (var occurrence in record.Occurrences.OrderBy(o => o.DetectedAt))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"  - {occurrence.DetectedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {occurrence.Source}{(occurrence.Url is null ? "" : $": {occurrence.Url}")}");
+        }
+
+        text.AppendLine();
+        text.AppendLine("What Keywarden did:");
+        foreach (var action in containment?.Actions.OrderBy(a => a.Sequence).ToList() ?? [])
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"  - {action.CompletedAt?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "(not completed)"}Z {action.Kind} {action.Target}{(action.Parameter is null ? "" : $" {action.Parameter}")}: {action.Status}");
+        }
+
+        if (containment is null || containment.Actions.Count == 0)
+        {
+            text.AppendLine("  - nothing yet: see the case for why.");
+        }
+
+        text.AppendLine();
+        text.AppendLine("What you need to do now:");
+        foreach (var item in record.Checklist.OrderBy(i => i.Order).Where(i => !ChecklistStatuses.IsDone(i.Status)))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"  [ ] {item.Title}{(item.Evidence is null ? "" : $" — {item.Evidence}")}");
+        }
+
+        if (record.Checklist.Count == 0)
+        {
+            text.AppendLine("  Rotate the key: create a new key, deploy it, then delete the exposed one. Review what the key did (keywarden investigate).");
+        }
+
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Rewriting history does not un-leak a key: rotate it. Track this case with: keywarden cases show {CaseReference.Of(record.Id)}");
+        return text.ToString();
+    }
+
+    public async Task SendEmailAsync(NotificationRecord notification, string body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notification);
+        var settings = email ?? throw new NotificationException("email is not configured ([notify.email])");
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse(settings.From));
+        message.To.Add(MailboxAddress.Parse(notification.Recipient));
+        message.Subject = notification.Subject;
+        message.MessageId = notification.MessageId.Trim('<', '>');
+        message.Body = new TextPart("plain") { Text = body };
+        using var smtp = new SmtpClient { Timeout = 15000 };
+        try
+        {
+            var security = settings.Security switch
+            {
+                "none" => SecureSocketOptions.None,
+                "ssl" => SecureSocketOptions.SslOnConnect,
+                _ => SecureSocketOptions.StartTls,
+            };
+            await smtp.ConnectAsync(settings.Host, settings.Port, security, cancellationToken);
+            if (settings.Username is not null)
+            {
+                var password = settings.PasswordEnvironmentVariable is { } variable ? Environment.GetEnvironmentVariable(variable) ?? "" : "";
+                await smtp.AuthenticateAsync(settings.Username, password, cancellationToken);
+            }
+
+            await smtp.SendAsync(message, cancellationToken);
+            await smtp.DisconnectAsync(quit: true, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or MailKit.ProtocolException or MailKit.CommandException or TimeoutException or AuthenticationException or SslHandshakeException
+            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new NotificationException($"SMTP {settings.Host}:{settings.Port}: {e.Message.Split('\n')[0].TrimEnd('.')}", e);
+        }
+    }
+
+    public async Task SendWebhookAsync(NotificationRecord notification, CaseRecord record, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notification);
+        ArgumentNullException.ThrowIfNull(record);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        var payload = new Dictionary<string, object?>
+        {
+            ["messageId"] = notification.MessageId,
+            ["purpose"] = notification.Purpose,
+            ["case"] = CaseReference.Of(record.Id),
+            ["subject"] = notification.Subject,
+            ["keyId"] = record.KeyId,
+            ["accountId"] = record.AccountId,
+            ["state"] = record.State,
+            ["severity"] = record.Severity,
+            ["owner"] = record.OwnerName is null ? null : new Dictionary<string, string?> { ["type"] = record.OwnerType, ["name"] = record.OwnerName, ["arn"] = record.OwnerArn },
+            ["occurrences"] = record.Occurrences.Select(o => new Dictionary<string, object?> { ["source"] = o.Source, ["url"] = o.Url, ["detectedAt"] = o.DetectedAt }).ToList(),
+        };
+        try
+        {
+            using var response = await http.PostAsJsonAsync(notification.Recipient, payload, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new NotificationException($"webhook answered HTTP {(int)response.StatusCode}");
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new NotificationException($"webhook: {e.Message.Split('\n')[0].TrimEnd('.')}", e);
+        }
+    }
+
+    /// <summary>The recipients a case notifies: (channel, recipient) for every configured channel the policy allows.</summary>
+    public IReadOnlyList<(string Channel, string Recipient)> Recipients(PlaybookPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var list = new List<(string, string)>();
+        var channels = policy.Notify ?? ["email", "webhook"];
+        if (email is not null && channels.Contains("email"))
+        {
+            list.AddRange(email.To.Concat(policy.Recipients).Distinct(StringComparer.OrdinalIgnoreCase).Select(r => ("email", r)));
+        }
+
+        if (webhook is not null && channels.Contains("webhook"))
+        {
+            list.AddRange(webhook.Urls.Select(u => ("webhook", u)));
+        }
+
+        return list;
+    }
+}
