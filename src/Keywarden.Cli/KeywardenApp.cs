@@ -19,6 +19,8 @@ internal static class KeywardenApp
         root.Subcommands.Add(AccountCommand.Create(console));
         root.Subcommands.Add(ContainmentCommands.CreateQuarantine(console));
         root.Subcommands.Add(ContainmentCommands.CreateRelease(console));
+        root.Subcommands.Add(CasesCommands.CreateRespond(console));
+        root.Subcommands.Add(CasesCommands.CreateCases(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

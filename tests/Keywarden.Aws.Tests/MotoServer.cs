@@ -35,20 +35,20 @@ public sealed class MotoServer : IAsyncLifetime
         _process.BeginErrorReadLine();
         Endpoint = $"http://127.0.0.1:{port}";
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        for (var i = 0; i < 150; i++)
+        for (var i = 0; i < 300 && !_process.HasExited; i++)
         {
             try
             {
                 await http.GetAsync(Endpoint + "/moto-api/");
                 return;
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
                 await Task.Delay(100);
             }
         }
 
-        throw new InvalidOperationException("moto_server did not answer within 15 s");
+        throw new InvalidOperationException("moto_server did not answer within a minute");
     }
 
     /// <summary>Clears every account's state and allows <paramref name="unauthenticated"/> calls before IAM is enforced.</summary>
