@@ -335,6 +335,34 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
     }
 
     [Fact]
+    public async Task An_unresolved_case_is_followed_up_and_escalated_until_resolved()
+    {
+        var ci = moto.CreateUserWithKey("ci", "arn:aws:iam::aws:policy/ReadOnlyAccess", _admin);
+        var db = await DatabaseAsync("sqlite");
+        var config = Config(extra: "[policy]\nfollow_up_seconds = 1\nescalate_after = 1\ndeactivate = \"never\"\n");
+        var respond = await Keywarden(["respond", ci.Id, "--db", db, "--config", config, "-f", "json"]);
+        Assert.True(respond.Code == 0, respond.All);
+        Assert.Equal("high", respond.Json.GetProperty("severity").GetString());
+        Assert.Single(smtp.Messages());
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var work = await Keywarden(["cases", "work", "--wait", "0", "--db", db, "--config", config]);
+        Assert.True(work.Code == 0, work.All);
+        var show = (await Keywarden(["cases", "show", "KW-1", "--db", db, "-f", "json"])).Json;
+        Assert.Equal("critical", show.GetProperty("severity").GetString());
+        Assert.Equal(1, show.GetProperty("followUps").GetInt32());
+        Assert.Contains(show.GetProperty("events").EnumerateArray(), e => e.GetProperty("summary").GetString() == "escalated from high to critical: unresolved after 1 follow-ups");
+        var reminder = MimeKit.MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(smtp.Messages()[1])));
+        Assert.StartsWith("[Keywarden KW-1] Reminder 1: critical: exposed AWS access key", reminder.Subject, StringComparison.Ordinal);
+
+        // Once resolved, the next follow-up sends nothing.
+        Assert.Equal(0, (await Keywarden(["cases", "resolve", "KW-1", "--force", "--note", "rotated", "--db", db])).Code);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(0, (await Keywarden(["cases", "work", "--wait", "0", "--db", db, "--config", config])).Code);
+        Assert.Equal(2, smtp.Messages().Count);
+    }
+
+    [Fact]
     public async Task A_key_of_another_account_is_not_ours_and_nothing_is_touched()
     {
         var db = await DatabaseAsync("sqlite");

@@ -43,6 +43,41 @@ public sealed class ResponderConfigTests
     }
 
     [Fact]
+    public void Policies_and_notifications_are_read_with_per_account_overrides()
+    {
+        var config = ResponderConfig.Parse("""
+            [policy]
+            deactivate = "never"
+            follow_up_hours = 12
+            escalate_after = 2
+            critical_when = ["root"]
+
+            [policy.accounts."444455556666"]
+            deactivate = "immediately"
+            recipients = ["payments@example.com"]
+
+            [notify.email]
+            smtp_host = "smtp.example.com"
+            from = "keywarden@example.com"
+            to = ["security@example.com"]
+            password_env = "SMTP_PASSWORD"
+
+            [notify.webhook]
+            urls = ["https://hooks.example.com/x"]
+            """, "c.toml");
+        Assert.Equal(DeactivateWhen.Never, config.PolicyFor("111122223333").Deactivate);
+        Assert.Equal(TimeSpan.FromHours(12), config.PolicyFor(null).FollowUpInterval);
+        var payments = config.PolicyFor("444455556666");
+        Assert.Equal(DeactivateWhen.Immediately, payments.Deactivate);
+        Assert.Equal(2, payments.EscalateAfter); // inherited from [policy]
+        Assert.Equal(["root"], payments.CriticalWhen);
+        Assert.Equal((587, "starttls"), (config.Email!.Port, config.Email.Security));
+        var notifier = new Keywarden.Response.Cases.Notifier(config.Email, config.Webhook);
+        Assert.Equal([("email", "security@example.com"), ("email", "payments@example.com"), ("webhook", "https://hooks.example.com/x")], notifier.Recipients(payments));
+        Assert.Equal(DeactivateWhen.AfterApproval, ResponderConfig.Parse("", "d.toml").Policy.Deactivate);
+    }
+
+    [Fact]
     public void Defaults_are_v3_managed_and_no_directory()
     {
         var config = ResponderConfig.Parse("", "empty.toml");
@@ -62,6 +97,13 @@ public sealed class ResponderConfigTests
     [InlineData("[accounts.\"111122223333\"]\nexternal_id = \"x\"", "has external_id but no role_arn")]
     [InlineData("[aws]\ntimeout_seconds = 0", "timeout_seconds must be a whole number from 1 to 300")]
     [InlineData("[aws\n", "config c.toml:")]
+    [InlineData("[policy]\ndeactivate = \"sometimes\"", "policy.deactivate must be never, immediately or after-approval")]
+    [InlineData("[policy]\nnotify = [\"sms\"]", "policy.notify: 'sms' is not one of email, webhook")]
+    [InlineData("[policy.accounts.\"1\"]\nverify = true", "an account ID is 12 digits")]
+    [InlineData("[notify.email]\nfrom = \"a@b\"", "notify.email needs smtp_host and from")]
+    [InlineData("[notify.email]\nsmtp_host = \"h\"\nfrom = \"a@b\"\nsecurity = \"tls1\"", "notify.email.security must be none, starttls or ssl")]
+    [InlineData("[notify.webhook]\nurls = [\"ftp://x\"]", "not an http(s) URL")]
+    [InlineData("[notify.sms]\n", "unknown table 'notify.sms'")]
     public void Mistakes_are_named(string text, string expected)
     {
         var error = Assert.Throws<ResponderConfigException>(() => ResponderConfig.Parse(text, "c.toml"));
