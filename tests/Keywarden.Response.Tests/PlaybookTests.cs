@@ -343,7 +343,7 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
         var respond = await Keywarden(["respond", ci.Id, "--db", db, "--config", config, "-f", "json"]);
         Assert.True(respond.Code == 0, respond.All);
         Assert.Equal("high", respond.Json.GetProperty("severity").GetString());
-        Assert.Single(smtp.Messages());
+        Assert.True(smtp.Messages().Count == 1, respond.Stdout);
 
         await Task.Delay(TimeSpan.FromSeconds(1.5));
         var work = await Keywarden(["cases", "work", "--wait", "0", "--db", db, "--config", config]);
@@ -360,6 +360,19 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
         await Task.Delay(TimeSpan.FromSeconds(1.5));
         Assert.Equal(0, (await Keywarden(["cases", "work", "--wait", "0", "--db", db, "--config", config])).Code);
         Assert.Equal(2, smtp.Messages().Count);
+    }
+
+    [Fact]
+    public async Task A_mispaired_secret_does_not_stop_containment_of_the_key()
+    {
+        var db = await DatabaseAsync("sqlite");
+        var wrong = (_leaked.Secret[0] == 'x' ? "y" : "x") + _leaked.Secret[1..];
+        var respond = await Keywarden(["respond", _leaked.Id, "--secret-stdin", "--db", db, "--config", Config(), "-f", "json"], wrong);
+        Assert.True(respond.Code == 0, respond.All);
+        Assert.Equal("invalid", respond.Json.GetProperty("verification").GetString());
+        Assert.Equal("awaiting-remediation", respond.Json.GetProperty("state").GetString());
+        Assert.Contains(QuarantineV3, await Attached("app"));
+        Assert.DoesNotContain(wrong, respond.All, StringComparison.Ordinal);
     }
 
     [Fact]

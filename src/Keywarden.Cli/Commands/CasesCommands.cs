@@ -57,7 +57,8 @@ internal static class CasesCommands
         return option;
     }
 
-    private static readonly SecretVault Vault = new();
+    /// <summary>Secrets live only in the process that received them, and only for the case they came with.</summary>
+    private static SecretVault Vault => new();
 
     public static Command CreateRespond(CliConsole console)
     {
@@ -107,7 +108,8 @@ internal static class CasesCommands
             return await Guard(console, async () =>
             {
                 var (config, settings, store) = await context.OpenAsync(parse, ct);
-                var cases = new CaseService(store, Vault, TimeProvider.System);
+                var vault = new SecretVault();
+                var cases = new CaseService(store, vault, TimeProvider.System);
                 var report = new ExposureReport(id, parse.GetValue(source)!, parse.GetValue(detectedAt) ?? DateTimeOffset.UtcNow)
                 {
                     Secret = string.IsNullOrEmpty(secret) ? null : secret,
@@ -118,7 +120,7 @@ internal static class CasesCommands
                 var (record, joined) = await cases.ReportAsync(report, ct);
                 if (!parse.GetValue(noWork))
                 {
-                    await new Playbook(store, config, Vault, TimeProvider.System) { Settings = settings }.RunUntilIdleAsync(TimeSpan.FromSeconds(parse.GetValue(wait)), ct);
+                    await new Playbook(store, config, vault, TimeProvider.System) { Settings = settings }.RunUntilIdleAsync(TimeSpan.FromSeconds(parse.GetValue(wait)), ct);
                 }
 
                 record = await cases.GetAsync(record.Id, ct);

@@ -272,14 +272,16 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
 
                     Event(record, "action", $"verified: active ({result.Arn})");
                     break;
-                case VerificationStatus.Invalid when record.KeyId.StartsWith("ASIA", StringComparison.Ordinal) || result.Reason is "SignatureDoesNotMatch":
+                case VerificationStatus.Invalid when record.KeyId.StartsWith("ASIA", StringComparison.Ordinal) && result.Reason is not "SignatureDoesNotMatch":
                     record.Verification = "invalid";
-                    SetState(record, CaseStates.Invalid, $"AWS refuses the key pair ({result.Reason}): {(result.Reason is "SignatureDoesNotMatch" ? "the reported secret is not this key's" : "the session expired or was revoked")}");
+                    SetState(record, CaseStates.Invalid, $"AWS refuses the session ({result.Reason}): it expired or was revoked, so it can no longer be used");
                     return new Outcome(JobStates.Done, "invalid");
                 case VerificationStatus.Invalid:
-                    // An inactive or deleted key: nothing can use it now, but the key may still exist: contain it anyway.
+                    // SignatureDoesNotMatch: AWS knows the key ID, the reported secret is not its own (a mis-paired
+                    // finding): the key itself may be live. InvalidClientTokenId on a long-term key: inactive or
+                    // deleted, and an inactive key can be reactivated. Either way the key is contained by its ID.
                     record.Verification = "invalid";
-                    Event(record, "action", $"verified: invalid ({result.Reason}): inactive or deleted; containing anyway");
+                    Event(record, "action", $"verified: invalid ({result.Reason}): {(result.Reason is "SignatureDoesNotMatch" ? "the reported secret is not this key's" : "inactive or deleted")}; containing by key ID");
                     break;
                 default:
                     if (job.Attempts < MaxAwsAttempts)
@@ -388,6 +390,10 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
 
         switch (outcome.Status)
         {
+            case QuarantineStatus.KeyGone when !deactivateNow && record.Verification == "invalid":
+                SetState(record, CaseStates.Invalid, "AWS refuses the key and no user in the account has it: it was deleted");
+                return new Outcome(JobStates.Done, "invalid");
+
             case QuarantineStatus.Contained or QuarantineStatus.KeyGone:
                 if (deactivateNow)
                 {
