@@ -56,6 +56,9 @@ public sealed class CaseRecord
 
     public string? ResolutionNote { get; set; }
 
+    /// <summary>Bumped by every change: a worker's step and a person's resolve cannot overwrite each other unseen.</summary>
+    public int Version { get; set; }
+
     public List<OccurrenceRecord> Occurrences { get; set; } = [];
 
     public List<CaseEventRecord> Events { get; set; } = [];

@@ -62,6 +62,7 @@ public abstract class KeywardenDbContext(DbContextOptions options) : DbContext(o
             e.Property(c => c.SecretRedacted).HasMaxLength(32);
             e.Property(c => c.AccountId).HasMaxLength(12);
             e.HasIndex(c => c.OpenKeyId).IsUnique();
+            e.Property(c => c.Version).IsConcurrencyToken();
             e.HasIndex(c => c.KeyId);
             e.HasIndex(c => c.State);
             e.HasMany(c => c.Occurrences).WithOne().HasForeignKey(o => o.CaseId).OnDelete(DeleteBehavior.Cascade);
@@ -88,6 +89,8 @@ public abstract class KeywardenDbContext(DbContextOptions options) : DbContext(o
             e.Property(j => j.Kind).HasMaxLength(32);
             e.Property(j => j.State).HasMaxLength(32);
             e.Property(j => j.LeaseOwner).HasMaxLength(300);
+            // A worker that lost its lease (another took the step over) cannot record a stale result.
+            e.Property(j => j.Attempts).IsConcurrencyToken();
             e.HasIndex(j => new { j.State, j.NotBefore });
         });
         modelBuilder.Entity<NotificationRecord>(e =>

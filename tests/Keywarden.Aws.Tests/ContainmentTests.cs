@@ -371,6 +371,61 @@ public sealed class ContainmentTests(MotoServer moto) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_attach_whose_answer_was_lost_is_found_done_by_the_next_run_and_released()
+    {
+        using var proxy = new DroppingProxy(moto.Endpoint) { GoDownBeforeAnswerOf = "AttachUserPolicy" };
+        var config = Config("[aws]\ntimeout_seconds = 2\nmax_retries = 0\n");
+        string[] args = ["quarantine", _leaked.Id, "--config", config, "--db", Db, "--endpoint-url", proxy.Endpoint, "-f", "json"];
+        var lost = await Tests.Keywarden.RunAsync(args);
+        Assert.True(lost.Code == 4, lost.All);
+        Assert.Contains(QuarantineV3, await Attached("app")); // AWS did it; Keywarden never heard back
+
+        proxy.Down = false;
+        proxy.GoDownBeforeAnswerOf = null;
+        var rerun = await Tests.Keywarden.RunAsync(args);
+        Assert.True(rerun.Code == 0, rerun.All);
+        Assert.Equal("unchanged", Assert.Single(rerun.Json.GetProperty("steps").EnumerateArray()).GetProperty("result").GetString());
+
+        // Recorded as Keywarden's own action (before: detached), so release undoes it.
+        Assert.Equal(0, (await Keywarden("release", _leaked.Id)).Code);
+        Assert.DoesNotContain(QuarantineV3, await Attached("app"));
+    }
+
+    [Fact]
+    public async Task Two_keys_of_one_user_share_the_quarantine_until_both_are_released()
+    {
+        using var admin = Iam(_admin);
+        var second = await admin.CreateAccessKeyAsync("app", CancellationToken.None);
+        Assert.Equal(0, (await Keywarden("quarantine", _leaked.Id)).Code);
+        var both = await Keywarden("quarantine", second.AccessKeyId, "-f", "json");
+        Assert.True(both.Code == 0, both.All);
+        Assert.Equal("unchanged", Assert.Single(both.Json.GetProperty("steps").EnumerateArray()).GetProperty("result").GetString());
+
+        var first = await Keywarden("release", _leaked.Id);
+        Assert.True(first.Code == 0, first.All);
+        Assert.Contains($"the containment of {second.AccessKeyId} still needs it", first.Stdout, StringComparison.Ordinal);
+        Assert.Contains(QuarantineV3, await Attached("app")); // the second key is still exposed
+
+        Assert.Equal(0, (await Keywarden("release", second.AccessKeyId)).Code);
+        Assert.DoesNotContain(QuarantineV3, await Attached("app"));
+    }
+
+    [Fact]
+    public async Task A_principal_that_does_not_own_the_key_is_refused()
+    {
+        var other = await Keywarden("quarantine", _leaked.Id, "--principal", "arn:aws:iam::123456789012:user/admin");
+        Assert.Equal(2, other.Code);
+        Assert.Contains("user admin does not have the key", other.Stderr, StringComparison.Ordinal);
+        var role = await Keywarden("quarantine", _leaked.Id, "--principal", "arn:aws:iam::123456789012:role/deployer");
+        Assert.Equal(2, role.Code);
+        var account = await Keywarden("quarantine", _leaked.Id, "--principal", "arn:aws:iam::999999999999:user/app");
+        Assert.Equal(2, account.Code);
+        Assert.DoesNotContain(QuarantineV3, await Attached("admin"));
+        Assert.DoesNotContain(QuarantineV3, await Attached("app"));
+        Assert.Equal(0, (await Keywarden("quarantine", _leaked.Id, "--principal", "arn:aws:iam::123456789012:user/app")).Code);
+    }
+
+    [Fact]
     public async Task A_paused_aws_gives_one_clear_error_and_exit_4()
     {
         var config = Config("[aws]\ntimeout_seconds = 1\nmax_retries = 0\n");

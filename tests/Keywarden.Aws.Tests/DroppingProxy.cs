@@ -33,6 +33,12 @@ public sealed class DroppingProxy : IDisposable
     /// <summary>Once a request for this Query action (e.g. AttachUserPolicy) has been passed on, go down: its answer still arrives, nothing after it does.</summary>
     public string? GoDownAfterAction { get; set; }
 
+    /// <summary>Once a request for this Query action has been passed on, go down before its answer comes back: AWS did it, the caller never learns.</summary>
+    public string? GoDownBeforeAnswerOf { get; set; }
+
+    /// <summary>While down, swallow traffic instead of resetting connections: callers hang until their own timeout.</summary>
+    public bool Hold { get; set; }
+
     public int Dropped => Volatile.Read(ref _dropped);
 
     private async Task AcceptAsync()
@@ -55,7 +61,7 @@ public sealed class DroppingProxy : IDisposable
 
     private async Task ServeAsync(Socket client)
     {
-        if (Down)
+        if (Down && !Hold)
         {
             Reset(client);
             return;
@@ -90,6 +96,11 @@ public sealed class DroppingProxy : IDisposable
                 return;
             }
 
+            if (Down && Hold)
+            {
+                continue; // swallowed: the caller waits
+            }
+
             if (watch && Down)
             {
                 Reset(from);
@@ -97,8 +108,17 @@ public sealed class DroppingProxy : IDisposable
                 return;
             }
 
+            if (!watch && Down && GoDownBeforeAnswerOf is not null)
+            {
+                Reset(to); // the answer never reaches the caller
+                from.Dispose();
+                return;
+            }
+
             await to.SendAsync(buffer.AsMemory(0, read));
-            if (watch && GoDownAfterAction is { } action && Encoding.ASCII.GetString(buffer, 0, read).Contains($"Action={action}&", StringComparison.Ordinal))
+            var text = watch ? Encoding.ASCII.GetString(buffer, 0, read) : "";
+            if ((GoDownAfterAction is { } after && text.Contains($"Action={after}&", StringComparison.Ordinal))
+                || (GoDownBeforeAnswerOf is { } before && text.Contains($"Action={before}&", StringComparison.Ordinal)))
             {
                 Down = true;
             }

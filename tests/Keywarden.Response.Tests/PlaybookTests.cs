@@ -165,7 +165,7 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
         var db = await DatabaseAsync(provider);
         var config = Config();
         var commit = "https://github.com/example/app/commit/0123456789abcdef";
-        var respond = await Keywarden(["respond", _leaked.Id, "--secret-stdin", "--source", "github-partner", "--url", commit, "--detected-at", _exposedAt.ToString("O"), "--db", db, "--config", config, "-f", "json"], _leaked.Secret + "\n");
+        var respond = await Keywarden(["respond", _leaked.Id, "--secret-stdin", "--source", "github-partner", "--url", commit, "--detected-at", _exposedAt.ToOffset(TimeSpan.FromHours(2)).ToString("O"), "--db", db, "--config", config, "-f", "json"], _leaked.Secret + "\n");
         Assert.True(respond.Code == 0, respond.All);
         var report = respond.Json;
         Assert.Equal("KW-1", report.GetProperty("id").GetString());
@@ -300,6 +300,58 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]
+    public async Task A_worker_killed_while_its_quarantine_call_is_unanswered_is_completed_by_the_next(string provider)
+    {
+        // AWS receives the attach, but its answer is held back: the worker is killed waiting for it.
+        using var proxy = new DroppingProxy(moto.Endpoint) { GoDownBeforeAnswerOf = "AttachUserPolicy", Hold = true };
+        var db = await DatabaseAsync(provider);
+        var config = Config(extra: "[policy]\ndeactivate = \"never\"\n");
+        Assert.Equal(0, (await Keywarden(["respond", _leaked.Id, "--no-work", "--db", db, "--config", config])).Code);
+        using (var first = StartWorker(db, config, proxy.Endpoint))
+        {
+            try
+            {
+                var store = await Store(db);
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                while (true)
+                {
+                    await using var context = store.CreateContext();
+                    if (await context.ContainmentActions.AnyAsync(a => a.Kind == "attach-policy" && a.Status == ActionStatuses.Started) && proxy.Down)
+                    {
+                        break;
+                    }
+
+                    Assert.True(DateTime.UtcNow < deadline && !first.HasExited, "the worker never sent the attach");
+                    await Task.Delay(50);
+                }
+            }
+            finally
+            {
+                first.Kill(entireProcessTree: true);
+                await first.WaitForExitAsync();
+            }
+        }
+
+        Assert.Contains(QuarantineV3, await Attached("app")); // done by AWS, unknown to the dead worker
+        proxy.Hold = false;
+        proxy.Down = false;
+        proxy.GoDownBeforeAnswerOf = null;
+        using var second = StartWorker(db, config, proxy.Endpoint);
+        await second.WaitForExitAsync();
+        Assert.True(second.ExitCode == 0, await second.StandardError.ReadToEndAsync());
+
+        var reopened = await Store(db);
+        await using var db2 = reopened.CreateContext();
+        var record = await CaseService.LoadAsync(db2, 1, CancellationToken.None);
+        Assert.Equal(CaseStates.AwaitingRemediation, record.State);
+        var attach = Assert.Single(await db2.ContainmentActions.Where(a => a.Kind == "attach-policy").ToListAsync());
+        Assert.Equal((ActionStatuses.Done, "detached"), (attach.Status, attach.Before));
+        Assert.Single(smtp.Messages());
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
     public async Task Fifty_concurrent_reports_of_one_key_make_one_case_with_fifty_occurrences(string provider)
     {
         var store = await Store(await DatabaseAsync(provider));
@@ -401,9 +453,9 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
         Assert.Equal(2, (await Keywarden(["cases", "report", "1", "--format", "pdf", "--db", db])).Code);
     }
 
-    private Process StartWorker(string db, string config)
+    private Process StartWorker(string db, string config, string? endpoint = null)
     {
-        var start = new ProcessStartInfo("dotnet", [KeywardenDll, "cases", "work", "--db", db, "--config", config, "--wait", "30"])
+        var start = new ProcessStartInfo("dotnet", [KeywardenDll, "cases", "work", "--db", db, "--config", config, "--wait", "30", .. endpoint is null ? Array.Empty<string>() : ["--endpoint-url", endpoint]])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

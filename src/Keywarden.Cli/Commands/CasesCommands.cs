@@ -105,7 +105,7 @@ internal static class CasesCommands
                 return ExitCodes.Error;
             }
 
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (config, settings, store) = await context.OpenAsync(parse, ct);
                 var vault = new SecretVault();
@@ -179,7 +179,7 @@ internal static class CasesCommands
         var format = FormatOption("text", "json");
         var command = new Command("list", "List cases, newest first.") { state, format };
         context.AddTo(command, aws: false);
-        command.SetAction(async (parse, ct) => await Guard(console, async () =>
+        command.SetAction(async (parse, ct) => await Guard(console, ct, async () =>
         {
             var (_, _, store) = await context.OpenAsync(parse, ct);
             var cases = await new CaseService(store, Vault, TimeProvider.System).ListAsync(parse.GetValue(state), ct);
@@ -231,7 +231,7 @@ internal static class CasesCommands
                 return ExitCodes.Error;
             }
 
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (_, _, store) = await context.OpenAsync(parse, ct);
                 var service = new CaseService(store, Vault, TimeProvider.System);
@@ -265,7 +265,7 @@ internal static class CasesCommands
                 return ExitCodes.Error;
             }
 
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (config, settings, store) = await context.OpenAsync(parse, ct);
                 await using var db = store.CreateContext();
@@ -283,6 +283,7 @@ internal static class CasesCommands
                     record.Events.Add(new CaseEventRecord { At = DateTimeOffset.UtcNow, Kind = "checklist", Summary = change });
                 }
 
+                record.Version++;
                 await db.SaveChangesAsync(ct);
                 if (parse.GetValue(format) == "json")
                 {
@@ -317,7 +318,7 @@ internal static class CasesCommands
                 return ExitCodes.Error;
             }
 
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (_, _, store) = await context.OpenAsync(parse, ct);
                 var who = parse.GetValue(by) ?? Environment.GetEnvironmentVariable("USER") ?? "unknown";
@@ -345,7 +346,7 @@ internal static class CasesCommands
                 return ExitCodes.Error;
             }
 
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (config, settings, store) = await context.OpenAsync(parse, ct);
                 var who = parse.GetValue(by) ?? Environment.GetEnvironmentVariable("USER") ?? "unknown";
@@ -383,7 +384,7 @@ internal static class CasesCommands
                 return ExitCodes.Error;
             }
 
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (_, _, store) = await context.OpenAsync(parse, ct);
                 var record = await new CaseService(store, Vault, TimeProvider.System).ResolveAsync(caseId, parse.GetValue(falsePositive), parse.GetValue(note), parse.GetValue(rootCause), parse.GetValue(lessons), parse.GetValue(force), ct);
@@ -410,7 +411,7 @@ internal static class CasesCommands
                 return ExitCodes.Error;
             }
 
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (_, _, store) = await context.OpenAsync(parse, ct);
                 var service = new CaseService(store, Vault, TimeProvider.System);
@@ -447,7 +448,7 @@ internal static class CasesCommands
         var wait = new Option<int>("--wait") { Description = "Seconds to wait for retries due soon (default 300).", DefaultValueFactory = _ => 300 };
         var command = new Command("work", "Run the playbook worker until no step can run now (follow-ups stay scheduled; run it from cron or a service).") { wait };
         context.AddTo(command, aws: true);
-        command.SetAction(async (parse, ct) => await Guard(console, async () =>
+        command.SetAction(async (parse, ct) => await Guard(console, ct, async () =>
         {
             var (config, settings, store) = await context.OpenAsync(parse, ct);
             var ran = await new Playbook(store, config, Vault, TimeProvider.System) { Settings = settings }.RunUntilIdleAsync(TimeSpan.FromSeconds(parse.GetValue(wait)), ct);
@@ -458,7 +459,7 @@ internal static class CasesCommands
         return command;
     }
 
-    private static async Task<int> Guard(CliConsole console, Func<Task<int>> body)
+    private static async Task<int> Guard(CliConsole console, CancellationToken ct, Func<Task<int>> body)
     {
         try
         {
@@ -469,7 +470,12 @@ internal static class CasesCommands
             console.Error(e.Message);
             return ExitCodes.Error;
         }
-        catch (Exception e) when (AwsFailures.IsAwsFailure(e, CancellationToken.None))
+        catch (Microsoft.EntityFrameworkCore.DbUpdateConcurrencyException)
+        {
+            console.Error("the case changed while this command ran (a worker or another person): run it again");
+            return ExitCodes.Error;
+        }
+        catch (Exception e) when (AwsFailures.IsAwsFailure(e, ct))
         {
             console.Error(e is AwsCallException ? e.Message : ContainmentService.Reason(e));
             return ExitCodes.Incomplete;
@@ -551,7 +557,7 @@ internal static class CasesCommands
         ["notifications"] = c.Notifications.OrderBy(n => n.Id).Select(n => new Dictionary<string, object?>
         {
             ["channel"] = n.Channel,
-            ["recipient"] = n.Recipient,
+            ["recipient"] = Notifier.Display(n.Channel, n.Recipient),
             ["purpose"] = n.Purpose,
             ["subject"] = n.Subject,
             ["state"] = n.State,

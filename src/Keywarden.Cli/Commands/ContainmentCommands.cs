@@ -78,7 +78,7 @@ internal static class ContainmentCommands
             }
 
             var json = parse.GetValue(shared.Format) == "json";
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (config, settings) = shared.Read(parse);
                 var options = new QuarantineOptions
@@ -126,7 +126,7 @@ internal static class ContainmentCommands
                 return ExitCodes.Error;
             }
 
-            return await Guard(console, async () =>
+            return await Guard(console, ct, async () =>
             {
                 var (config, settings) = shared.Read(parse);
                 var store = await KeywardenStore.OpenAsync(parse.GetValue(shared.Db) ?? config.Database, ct);
@@ -152,6 +152,12 @@ internal static class ContainmentCommands
             if (owner is null)
             {
                 console.Error($"--principal is not a user, role, assumed-role or root ARN: {arn}");
+                return null;
+            }
+
+            if (AccessKeyId.DecodeAccountId(id) is { } keyAccount && keyAccount != owner.AccountId)
+            {
+                console.Error($"--principal {arn} is in account {owner.AccountId}, but {id} belongs to account {keyAccount}: nothing was done");
                 return null;
             }
 
@@ -226,18 +232,18 @@ internal static class ContainmentCommands
     }
 
     /// <summary>Runs a command body, turning expected failures into one line and the documented exit code.</summary>
-    private static async Task<int> Guard(CliConsole console, Func<Task<int>> body)
+    private static async Task<int> Guard(CliConsole console, CancellationToken ct, Func<Task<int>> body)
     {
         try
         {
             return await body();
         }
-        catch (Exception e) when (e is ResponderConfigException or AwsConfigurationException or StorageException or NotOurAccountException or NothingRecordedException)
+        catch (Exception e) when (e is ResponderConfigException or AwsConfigurationException or StorageException or NotOurAccountException or NothingRecordedException or PrincipalMismatchException)
         {
             console.Error(e.Message);
             return ExitCodes.Error;
         }
-        catch (Exception e) when (AwsFailures.IsAwsFailure(e, CancellationToken.None))
+        catch (Exception e) when (AwsFailures.IsAwsFailure(e, ct))
         {
             console.Error($"{(e is AwsCallException ? e.Message : ContainmentService.Reason(e))}; nothing more was done: re-run to complete");
             return ExitCodes.Incomplete;

@@ -125,7 +125,7 @@ public static class CaseReport
         {
             a.CompletedAt is { } at ? Time(at) : Time(a.StartedAt), a.Kind, $"{a.TargetType} {a.Target}", a.Parameter ?? "", $"{a.Before} → {a.After ?? "?"}", a.Status + (a.Error is null ? "" : $": {a.Error}"),
         })], ["when", "action", "on", "what", "before → after", "result"]);
-        yield return new Section("Notifications", [.. record.Notifications.OrderBy(n => n.CreatedAt).Select(n => new[] { n.SentAt is { } at ? Time(at) : "", n.Purpose, n.Channel, n.Recipient, n.State + (n.LastError is null ? "" : $": {n.LastError}") })], ["sent", "purpose", "channel", "to", "result"]);
+        yield return new Section("Notifications", [.. record.Notifications.OrderBy(n => n.CreatedAt).Select(n => new[] { n.SentAt is { } at ? Time(at) : "", n.Purpose, n.Channel, Notifier.Display(n.Channel, n.Recipient), n.State + (n.LastError is null ? "" : $": {n.LastError}") })], ["sent", "purpose", "channel", "to", "result"]);
         yield return new Section("Remediation checklist", [.. record.Checklist.OrderBy(i => i.Order).Select(i => new[] { i.Title, i.Verification, i.Status, i.Evidence ?? "", i.ConfirmedBy ?? "", i.CheckedAt is { } at ? Time(at) : "" })], ["step", "verified by", "status", "evidence or note", "confirmed by", "checked"]);
         yield return new Section("Timeline", [.. record.Events.OrderBy(e => e.At).ThenBy(e => e.Id).Select(e => new[] { Time(e.At), e.Kind, e.Summary })], ["when (UTC)", "kind", "what"]);
     }

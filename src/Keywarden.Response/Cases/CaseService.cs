@@ -22,21 +22,40 @@ public sealed class CaseService(KeywardenStore store, SecretVault vault, TimePro
         {
             await using var db = store.CreateContext();
             var now = time.GetUtcNow();
-            var occurrence = new OccurrenceRecord { Source = report.Source, Url = report.Url, DetectedAt = report.DetectedAt, Reporter = report.Reporter, ReportedAt = now };
+            var occurrence = new OccurrenceRecord { Source = report.Source, Url = report.Url, DetectedAt = report.DetectedAt.ToUniversalTime(), Reporter = report.Reporter, ReportedAt = now };
             var open = await db.Cases.FirstOrDefaultAsync(c => c.OpenKeyId == report.KeyId, cancellationToken);
             if (open is not null)
             {
                 occurrence.CaseId = open.Id;
                 db.Occurrences.Add(occurrence);
                 db.CaseEvents.Add(new CaseEventRecord { CaseId = open.Id, At = now, Kind = "report", Summary = $"reported again ({Describe(report)})" });
+                // Joining adds rows and leaves the case row alone (so concurrent reports do not conflict),
+                // unless this report brings the secret the case lacked.
                 if (report.Secret is { Length: > 0 } secret && open.SecretSha256 is null)
                 {
                     open.SecretSha256 = ExposureReport.Sha256(secret);
                     open.SecretRedacted = ExposureReport.Redact(secret);
+                    open.UpdatedAt = now;
+                    open.Version++;
                 }
 
-                open.UpdatedAt = now;
-                await db.SaveChangesAsync(cancellationToken);
+                if (open.State is CaseStates.Reported or CaseStates.ContainmentFailed
+                    && !await db.Jobs.AnyAsync(j => j.CaseId == open.Id && (j.State == JobStates.Pending || j.State == JobStates.Running), cancellationToken))
+                {
+                    // The case stalled (AWS was unreachable and the steps gave up): a new report tries again.
+                    db.Jobs.Add(new JobRecord { CaseId = open.Id, Kind = JobKinds.Verify, State = JobStates.Pending, NotBefore = now, CreatedAt = now });
+                    db.CaseEvents.Add(new CaseEventRecord { CaseId = open.Id, At = now, Kind = "state", Summary = $"{open.State}: trying again on the new report" });
+                }
+
+                try
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                }
+                catch (DbUpdateException e) when (attempt < 20 && IsUniqueViolation(e))
+                {
+                    continue; // the case changed meanwhile (or closed): look again
+                }
+
                 Remember(open.Id, report);
                 return (open, true);
             }
@@ -63,12 +82,18 @@ public sealed class CaseService(KeywardenStore store, SecretVault vault, TimePro
                 Remember(record.Id, report);
                 return (record, false);
             }
-            catch (DbUpdateException) when (attempt < 20)
+            catch (DbUpdateException e) when (attempt < 20 && IsUniqueViolation(e))
             {
                 // Another report of the same key opened the case first: join it.
             }
         }
     }
+
+    /// <summary>PostgreSQL's unique_violation (23505) or SQLite's constraint error (19), or a concurrent change of the case.</summary>
+    private static bool IsUniqueViolation(DbUpdateException e) =>
+        e is DbUpdateConcurrencyException
+        || e.InnerException is Npgsql.PostgresException { SqlState: "23505" }
+        || e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19 };
 
     private void Remember(long caseId, ExposureReport report)
     {
@@ -144,6 +169,7 @@ public sealed class CaseService(KeywardenStore store, SecretVault vault, TimePro
         record.ClosedAt = now;
         record.UpdatedAt = now;
         record.ResolutionNote = note ?? record.ResolutionNote;
+        record.Version++;
         record.RootCause = rootCause ?? record.RootCause;
         record.LessonsLearned = lessons ?? record.LessonsLearned;
         record.Events.Add(new CaseEventRecord { At = now, Kind = "state", Summary = $"{record.State}{(note is null ? "" : $": {note}")}{(force && open.Count > 0 ? $" (forced with {open.Count} open checklist items)" : "")}" });
@@ -170,6 +196,7 @@ public sealed class CaseService(KeywardenStore store, SecretVault vault, TimePro
         item.ConfirmedBy = by;
         item.CheckedAt = now;
         record.UpdatedAt = now;
+        record.Version++;
         record.Events.Add(new CaseEventRecord { At = now, Kind = "checklist", Summary = $"{item.Key} {item.Status} by {by}: {note}" });
         await db.SaveChangesAsync(cancellationToken);
         return item;
@@ -185,6 +212,7 @@ public sealed class CaseService(KeywardenStore store, SecretVault vault, TimePro
         var now = time.GetUtcNow();
         job.State = JobStates.Pending;
         job.NotBefore = now;
+        record.Version++;
         record.Events.Add(new CaseEventRecord { At = now, Kind = "action", Summary = $"deactivation of {record.KeyId} approved by {by}" });
         await db.SaveChangesAsync(cancellationToken);
     }

@@ -71,7 +71,8 @@ public static class Checklist
         var changes = new List<string>();
         var exposedAt = record.Occurrences.Count == 0 ? record.CreatedAt : record.Occurrences.Min(o => o.DetectedAt);
         Dictionary<string, int>? summary = null;
-        foreach (var item in record.Checklist.Where(i => i.Verification == "automatic").OrderBy(i => i.Order))
+        // An item a person confirmed (or marked not applicable) keeps that judgement.
+        foreach (var item in record.Checklist.Where(i => i.Verification == "automatic" && i.ConfirmedBy is null).OrderBy(i => i.Order))
         {
             (string Status, string Evidence) result;
             try

@@ -58,6 +58,22 @@ public sealed class Notifier(EmailSettings? email, WebhookSettings? webhook)
             text.AppendLine("  - nothing yet: see the case for why.");
         }
 
+        var manual = record.Events.Where(e => e.Summary.StartsWith("to do by hand: ", StringComparison.Ordinal)).OrderBy(e => e.Id).ToList();
+        if (manual.Count > 0 || record.State == CaseStates.ContainmentFailed)
+        {
+            text.AppendLine();
+            text.AppendLine("Keywarden could NOT contain this key. Do this by hand, now:");
+            foreach (var step in manual)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  - {step.Summary["to do by hand: ".Length..]}");
+            }
+
+            if (record.Events.LastOrDefault(e => e.Summary.StartsWith(CaseStates.ContainmentFailed + ":", StringComparison.Ordinal)) is { } why)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  Why: {why.Summary[(CaseStates.ContainmentFailed.Length + 2)..]}");
+            }
+        }
+
         text.AppendLine();
         text.AppendLine("What you need to do now:");
         foreach (var item in record.Checklist.OrderBy(i => i.Order).Where(i => !ChecklistStatuses.IsDone(i.Status)))
@@ -79,9 +95,14 @@ public sealed class Notifier(EmailSettings? email, WebhookSettings? webhook)
     {
         ArgumentNullException.ThrowIfNull(notification);
         var settings = email ?? throw new NotificationException("email is not configured ([notify.email])");
+        if (!MailboxAddress.TryParse(settings.From, out var from) || !MailboxAddress.TryParse(notification.Recipient, out var to))
+        {
+            throw new NotificationException($"not an email address: {(MailboxAddress.TryParse(settings.From, out _) ? notification.Recipient : settings.From)}");
+        }
+
         var message = new MimeMessage();
-        message.From.Add(MailboxAddress.Parse(settings.From));
-        message.To.Add(MailboxAddress.Parse(notification.Recipient));
+        message.From.Add(from);
+        message.To.Add(to);
         message.Subject = notification.Subject;
         message.MessageId = notification.MessageId.Trim('<', '>');
         message.Body = new TextPart("plain") { Text = body };
@@ -142,6 +163,13 @@ public sealed class Notifier(EmailSettings? email, WebhookSettings? webhook)
             throw new NotificationException($"webhook: {e.Message.Split('\n')[0].TrimEnd('.')}", e);
         }
     }
+
+    /// <summary>
+    /// How a recipient is shown in events, reports and output: an email address as it is, a webhook URL
+    /// as its scheme and host only (webhook URLs often carry a bearer token in their path).
+    /// </summary>
+    public static string Display(string channel, string recipient) =>
+        channel == "webhook" && Uri.TryCreate(recipient, UriKind.Absolute, out var uri) ? $"{uri.Scheme}://{uri.Authority}/…" : recipient;
 
     /// <summary>The recipients a case notifies: (channel, recipient) for every configured channel the policy allows.</summary>
     public IReadOnlyList<(string Channel, string Recipient)> Recipients(PlaybookPolicy policy)

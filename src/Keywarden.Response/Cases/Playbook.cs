@@ -154,6 +154,46 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
 
     private async Task RunAsync(JobRecord claimed, CancellationToken cancellationToken)
     {
+        // Renew the claim while the step runs, so a slow step (a large account's checklist) is not taken over.
+        using var heartbeat = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewLeaseAsync(claimed, heartbeat.Token);
+        try
+        {
+            await RunStepAsync(claimed, cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Another worker took the step over, or a person changed the case meanwhile: this result is
+            // stale. The step stays claimed by this worker's lease, which expires; the step then runs again
+            // against the current state (every step is idempotent).
+        }
+        finally
+        {
+            await heartbeat.CancelAsync();
+            await renewing;
+        }
+    }
+
+    private async Task RenewLeaseAsync(JobRecord job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(Lease / 3, time, cancellationToken);
+                await using var db = store.CreateContext();
+                var until = time.GetUtcNow() + Lease;
+                await db.Jobs.Where(j => j.Id == job.Id && j.LeaseOwner == _me && j.Attempts == job.Attempts)
+                    .ExecuteUpdateAsync(u => u.SetProperty(j => j.LeaseUntil, until), cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task RunStepAsync(JobRecord claimed, CancellationToken cancellationToken)
+    {
         await using var db = store.CreateContext();
         var job = await db.Jobs.FirstAsync(j => j.Id == claimed.Id, cancellationToken);
         var record = await CaseService.LoadAsync(db, job.CaseId, cancellationToken);
@@ -165,16 +205,17 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
         }
         else
         {
-            outcome = job.Kind switch
+            try
             {
-                JobKinds.Verify => await VerifyAsync(db, record, job, cancellationToken),
-                JobKinds.Contain => await ContainAsync(db, record, job, deactivateNow: false, cancellationToken),
-                JobKinds.Deactivate => await ContainAsync(db, record, job, deactivateNow: true, cancellationToken),
-                JobKinds.Notify => await NotifyAsync(db, record, job, cancellationToken),
-                JobKinds.Checklist => await ChecklistAsync(db, record, cancellationToken),
-                JobKinds.FollowUp => FollowUp(db, record),
-                _ => new Outcome(JobStates.Failed, null, $"unknown step {job.Kind}"),
-            };
+                outcome = await DispatchAsync(db, record, job, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // A step must never stop the worker (and with it every other case): record what went wrong.
+                var error = $"{e.GetType().Name}: {e.Message.Split('\n')[0]}";
+                Event(record, "action", $"{job.Kind} step failed unexpectedly: {error}");
+                outcome = job.Attempts < MaxAwsAttempts ? new Outcome(JobStates.Pending, null, error, AwsRetryDelay) : new Outcome(JobStates.Failed, null, error);
+            }
         }
 
         now = time.GetUtcNow();
@@ -194,8 +235,20 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
         job.LeaseOwner = null;
         job.LeaseUntil = null;
         record.UpdatedAt = now;
+        record.Version++;
         await db.SaveChangesAsync(cancellationToken);
     }
+
+    private async Task<Outcome> DispatchAsync(KeywardenDbContext db, CaseRecord record, JobRecord job, CancellationToken cancellationToken) => job.Kind switch
+    {
+        JobKinds.Verify => await VerifyAsync(db, record, job, cancellationToken),
+        JobKinds.Contain => await ContainAsync(db, record, job, deactivateNow: false, cancellationToken),
+        JobKinds.Deactivate => await ContainAsync(db, record, job, deactivateNow: true, cancellationToken),
+        JobKinds.Notify => await NotifyAsync(db, record, job, cancellationToken),
+        JobKinds.Checklist => await ChecklistAsync(db, record, cancellationToken),
+        JobKinds.FollowUp => FollowUp(db, record),
+        _ => new Outcome(JobStates.Failed, null, $"unknown step {job.Kind}"),
+    };
 
     private void Event(CaseRecord record, string kind, string summary) =>
         record.Events.Add(new CaseEventRecord { At = time.GetUtcNow(), Kind = kind, Summary = summary });
@@ -232,7 +285,7 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
             }
             catch (Exception e) when (AwsFailures.IsAwsFailure(e, cancellationToken) || e is AwsConfigurationException)
             {
-                return Retry(job, $"the key's account could not be found: {ContainmentService.Reason(e)}");
+                return RetryOrGiveUp(record, job, $"the key's account could not be found: {ContainmentService.Reason(e)}");
             }
         }
 
@@ -247,7 +300,7 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
         var (ours, why) = await IsOursAsync(account, cancellationToken);
         if (ours is null)
         {
-            return Retry(job, why);
+            return RetryOrGiveUp(record, job, why);
         }
 
         if (ours == false)
@@ -332,6 +385,10 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
         record.OwnerArn = owner.Arn;
     }
 
+    /// <summary>A verify step that cannot go on: retried, and after the last attempt the case says so and the owner is told.</summary>
+    private Outcome RetryOrGiveUp(CaseRecord record, JobRecord job, string error) =>
+        job.Attempts < MaxAwsAttempts ? Retry(job, error) : Failed(record, deactivateNow: false, error);
+
     private Outcome Retry(JobRecord job, string error) =>
         job.Attempts < MaxAwsAttempts
             ? new Outcome(JobStates.Pending, null, error, AwsRetryDelay * Math.Pow(2, job.Attempts - 1))
@@ -364,6 +421,10 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
         {
             SetState(record, CaseStates.NotOurs, e.Message);
             return new Outcome(JobStates.Done, "not ours");
+        }
+        catch (PrincipalMismatchException e)
+        {
+            return Failed(record, deactivateNow, e.Message);
         }
         catch (Exception e) when (e is AwsCallException or AwsConfigurationException || AwsFailures.IsAwsFailure(e, cancellationToken))
         {
@@ -510,14 +571,14 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
             }
 
             notification.State = "failed";
-            Event(record, "notification", $"{notification.Channel} to {notification.Recipient} failed after {notification.Attempts} attempts: {e.Message}");
+            Event(record, "notification", $"{notification.Channel} to {Notifier.Display(notification.Channel, notification.Recipient)} failed after {notification.Attempts} attempts: {e.Message}");
             return new Outcome(JobStates.Failed, null, e.Message);
         }
 
         notification.State = "sent";
         notification.SentAt = time.GetUtcNow();
         notification.LastError = null;
-        Event(record, "notification", $"{notification.Purpose} {notification.Channel} sent to {notification.Recipient}: {notification.Subject}");
+        Event(record, "notification", $"{notification.Purpose} {notification.Channel} sent to {Notifier.Display(notification.Channel, notification.Recipient)}: {notification.Subject}");
         return new Outcome(JobStates.Done, "sent");
     }
 

@@ -197,7 +197,7 @@ public sealed record ResponderConfig
                 },
                 "revoke_sessions" => policy with { RevokeSessions = Bool(path, name, value) },
                 "notify" => policy with { Notify = Strings(path, name, value, ["email", "webhook"]) },
-                "recipients" => policy with { Recipients = Strings(path, name, value, null) },
+                "recipients" => policy with { Recipients = Addresses(path, name, Strings(path, name, value, null)) },
                 "follow_up_hours" => policy with { FollowUpInterval = TimeSpan.FromHours(Number(path, name, value, 1, 24 * 30)) },
                 "follow_up_seconds" => policy with { FollowUpInterval = TimeSpan.FromSeconds(Number(path, name, value, 1, 3600 * 24 * 30)) },
                 "escalate_after" => policy with { EscalateAfter = (int)Number(path, name, value, 1, 100) },
@@ -260,6 +260,14 @@ public sealed record ResponderConfig
             throw new ResponderConfigException($"config {path}: notify.email needs smtp_host and from");
         }
 
+        foreach (var address in to.Prepend(from))
+        {
+            if (!MimeKit.MailboxAddress.TryParse(address, out _))
+            {
+                throw new ResponderConfigException($"config {path}: notify.email: not an email address: {address}");
+            }
+        }
+
         security ??= "starttls";
         return new EmailSettings
         {
@@ -295,6 +303,10 @@ public sealed record ResponderConfig
 
         return settings;
     }
+
+    private static List<string> Addresses(string path, string name, List<string> addresses) =>
+        addresses.All(a => MimeKit.MailboxAddress.TryParse(a, out _)) ? addresses
+            : throw new ResponderConfigException($"config {path}: {name}: not an email address: {addresses.First(a => !MimeKit.MailboxAddress.TryParse(a, out _))}");
 
     private static bool Bool(string path, string name, object value) =>
         value as bool? ?? throw new ResponderConfigException($"config {path}: {name} must be true or false");

@@ -39,6 +39,9 @@ public sealed record QuarantineOutcome(QuarantineStatus Status, string Via, Cont
 
 public sealed record ReleaseOutcome(bool Released, bool AlreadyReleased, IReadOnlyList<string> Done, IReadOnlyList<string> Manual, IReadOnlyList<string> Errors);
 
+/// <summary>The principal given for a key cannot be its owner (e.g. a user that does not have the key).</summary>
+public sealed class PrincipalMismatchException(string message) : Exception(message);
+
 /// <summary>Nothing is recorded for the key: release has nothing to undo.</summary>
 public sealed class NothingRecordedException(string keyId, string where) : Exception($"no containment of {keyId} is recorded in {where}: nothing to release");
 
@@ -57,6 +60,11 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
     public async Task<QuarantineOutcome> QuarantineAsync(string keyId, string accountId, KeyOwner? owner, QuarantineOptions options, bool dryRun, CancellationToken cancellationToken)
     {
         using var account = await accounts.ConnectAsync(accountId, cancellationToken);
+        if (owner is not null)
+        {
+            await Aws(() => CheckOwnerAsync(account, keyId, owner, cancellationToken), cancellationToken);
+        }
+
         var plan = await Aws(() => PlanAsync(account, keyId, owner, options, cancellationToken), cancellationToken);
         if (plan is null)
         {
@@ -80,29 +88,50 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
         var now = time.GetUtcNow();
         if (record is null && steps.Any(s => s.Needed))
         {
-            record = new ContainmentRecord
-            {
-                KeyId = keyId,
-                AccountId = account.AccountId,
-                PrincipalType = Describe(plan.Owner.Kind),
-                PrincipalName = plan.Owner.Name,
-                PrincipalArn = plan.Owner.Arn,
-                State = ContainmentStates.Partial,
-                CreatedAt = now,
-                UpdatedAt = now,
-            };
-            db.Containments.Add(record);
+            record = NewRecord(db, keyId, account, plan, now);
         }
 
-        // Steps an earlier run started whose effect AWS now shows were done by that run: complete them,
-        // keeping their original before-state (so release restores what was there before any run).
-        foreach (var action in record?.Actions.Where(a => a.Status is ActionStatuses.Started or ActionStatuses.Failed) ?? [])
+        // Steps an earlier run sent without learning the answer, whose effect AWS now shows: that run did
+        // them. Complete them, keeping their original before-state (so release restores what was there
+        // before any run). A definite refusal (AccessDenied) is never adopted: an effect that appeared
+        // since was made by someone else (AWS's own quarantine, an administrator).
+        foreach (var action in record?.Actions.Where(a => a.Status is ActionStatuses.Started) ?? [])
         {
             if (steps.Any(s => Same(s, action) && !s.Needed))
             {
                 action.Status = ActionStatuses.Done;
                 action.Error = null;
                 action.CompletedAt ??= now;
+            }
+        }
+
+        // An effect another open containment made (a second key of the same user, a second session of the
+        // same role) is shared: recorded for this key too, with the state from before any of them, so
+        // releasing either key keeps it while the other still needs it.
+        foreach (var step in steps.Where(s => !s.Needed))
+        {
+            if (record?.Actions.Any(a => Same(step, a) && a.Status == ActionStatuses.Done) == true)
+            {
+                continue;
+            }
+
+            if (await SharedAsync(db, record?.Id ?? 0, account.AccountId, step, cancellationToken) is { } shared)
+            {
+                record ??= NewRecord(db, keyId, account, plan, now);
+                record.Actions.Add(new ContainmentActionRecord
+                {
+                    Kind = step.Kind,
+                    TargetType = Describe(step.TargetKind),
+                    Target = step.Target,
+                    Parameter = step.Parameter,
+                    Before = shared.Before,
+                    After = shared.After,
+                    Status = ActionStatuses.Done,
+                    Error = $"shared with the containment of {shared.Containment!.KeyId}",
+                    Sequence = record.Actions.Count == 0 ? 1 : record.Actions.Max(a => a.Sequence) + 1,
+                    StartedAt = now,
+                    CompletedAt = now,
+                });
             }
         }
 
@@ -128,13 +157,14 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
             var action = record!.Actions.FirstOrDefault(a => Same(step, a) && a.Status is ActionStatuses.Started or ActionStatuses.Failed);
             if (action is null)
             {
+                var shared = await SharedAsync(db, record.Id, account.AccountId, step, cancellationToken);
                 action = new ContainmentActionRecord
                 {
                     Kind = step.Kind,
                     TargetType = Describe(step.TargetKind),
                     Target = step.Target,
                     Parameter = step.Parameter,
-                    Before = step.Before,
+                    Before = shared?.Before ?? step.Before,
                     Status = ActionStatuses.Started,
                     Sequence = record.Actions.Count == 0 ? 1 : record.Actions.Max(a => a.Sequence) + 1,
                     StartedAt = time.GetUtcNow(),
@@ -158,10 +188,12 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
             }
             catch (Exception e) when (IsAwsFailure(e, cancellationToken))
             {
-                action.Status = ActionStatuses.Failed;
+                // Unreachable, or an answer that could not be read: whether AWS did it is unknown, so the
+                // action stays "started" and the next run checks IAM. A refusal is a definite failure.
+                unreachable = AwsFailures.IsUnreachable(e);
+                action.Status = unreachable || e is IamException { Code: "MalformedResponse" } ? ActionStatuses.Started : ActionStatuses.Failed;
                 action.Error = Reason(e);
                 outcomes.Add(new StepOutcome(step, StepOutcome.Failed, action.Error, time.GetUtcNow()));
-                unreachable = AwsFailures.IsUnreachable(e);
             }
 
             await db.SaveChangesAsync(cancellationToken);
@@ -218,6 +250,15 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
                 continue;
             }
 
+            if (await StillNeededAsync(db, record.Id, action, cancellationToken) is { } other)
+            {
+                action.Status = ActionStatuses.Undone;
+                action.UndoneAt = time.GetUtcNow();
+                manual.Add($"kept {action.Kind} on {action.TargetType} {action.Target}: the containment of {other} still needs it (released with that key)");
+                await db.SaveChangesAsync(cancellationToken);
+                continue;
+            }
+
             try
             {
                 if (await ContainmentSteps.UndoAsync(account.Iam, action.Kind, kind, action.Target, action.Parameter, action.Before, cancellationToken) is { } what)
@@ -251,6 +292,80 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
         record.UpdatedAt = time.GetUtcNow();
         await db.SaveChangesAsync(cancellationToken);
         return new ReleaseOutcome(released, false, done, manual, errors);
+    }
+
+    private static ContainmentRecord NewRecord(KeywardenDbContext db, string keyId, AccountConnection account, ContainmentPlan plan, DateTimeOffset now)
+    {
+        var record = new ContainmentRecord
+        {
+            KeyId = keyId,
+            AccountId = account.AccountId,
+            PrincipalType = Describe(plan.Owner.Kind),
+            PrincipalName = plan.Owner.Name,
+            PrincipalArn = plan.Owner.Arn,
+            State = ContainmentStates.Partial,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        db.Containments.Add(record);
+        return record;
+    }
+
+    /// <summary>A done action of another open containment in the account with the same effect as <paramref name="step"/>.</summary>
+    private static Task<ContainmentActionRecord?> SharedAsync(KeywardenDbContext db, long containmentId, string accountId, ContainmentStep step, CancellationToken cancellationToken) =>
+        db.ContainmentActions.Include(a => a.Containment)
+            .Where(a => a.ContainmentId != containmentId && a.Containment!.State != ContainmentStates.Released && a.Containment.AccountId == accountId
+                && a.Kind == step.Kind && a.Target == step.Target && a.Status == ActionStatuses.Done
+                && (step.Kind == StepKinds.RevokeSessions || a.Parameter == step.Parameter))
+            .OrderBy(a => a.Id)
+            .FirstOrDefaultAsync(cancellationToken);
+
+    /// <summary>The key of another open containment that still relies on the effect of <paramref name="action"/>, if any.</summary>
+    private static async Task<string?> StillNeededAsync(KeywardenDbContext db, long containmentId, ContainmentActionRecord action, CancellationToken cancellationToken)
+    {
+        var accountId = action.Containment?.AccountId;
+        var other = await db.ContainmentActions.Include(a => a.Containment)
+            .Where(a => a.ContainmentId != containmentId && a.Containment!.State != ContainmentStates.Released && a.Containment.AccountId == accountId
+                && a.Kind == action.Kind && a.Target == action.Target && a.Status == ActionStatuses.Done
+                && (action.Kind == StepKinds.RevokeSessions || a.Parameter == action.Parameter))
+            .FirstOrDefaultAsync(cancellationToken);
+        return other?.Containment!.KeyId;
+    }
+
+    /// <summary>
+    /// A principal given for a key (--principal, or GetCallerIdentity) must be able to own it: a long-term
+    /// key belongs to an IAM user (or root) of the key's account, and that user must have the key.
+    /// </summary>
+    private static async Task<bool> CheckOwnerAsync(AccountConnection account, string keyId, KeyOwner owner, CancellationToken cancellationToken)
+    {
+        if (owner.AccountId != account.AccountId)
+        {
+            throw new PrincipalMismatchException($"{owner.Arn} is in account {owner.AccountId}, the key in account {account.AccountId}");
+        }
+
+        if (keyId.StartsWith("ASIA", StringComparison.Ordinal) || owner.Kind == PrincipalKind.Root)
+        {
+            return true;
+        }
+
+        if (owner.Kind != PrincipalKind.User)
+        {
+            throw new PrincipalMismatchException($"{keyId} is a long-term key: it belongs to an IAM user (or root), not to {owner.Arn}");
+        }
+
+        try
+        {
+            if ((await account.Iam.ListAccessKeysAsync(owner.Name, cancellationToken)).Any(k => k.AccessKeyId == keyId))
+            {
+                return true;
+            }
+        }
+        catch (IamException e) when (e.IsNoSuchEntity)
+        {
+            throw new PrincipalMismatchException($"there is no user {owner.Name} in account {account.AccountId}");
+        }
+
+        throw new PrincipalMismatchException($"user {owner.Name} does not have the key {keyId}: nothing was done");
     }
 
     /// <summary>The key's latest containment that is not released, with its actions.</summary>

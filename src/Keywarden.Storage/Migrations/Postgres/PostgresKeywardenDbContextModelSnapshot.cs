@@ -132,6 +132,10 @@ namespace Keywarden.Storage.Migrations.Postgres
                     b.Property<string>("Verification")
                         .HasColumnType("text");
 
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("integer");
+
                     b.HasKey("Id");
 
                     b.HasIndex("KeyId");
@@ -321,6 +325,7 @@ namespace Keywarden.Storage.Migrations.Postgres
                         .HasColumnType("text");
 
                     b.Property<int>("Attempts")
+                        .IsConcurrencyToken()
                         .HasColumnType("integer");
 
                     b.Property<long>("CaseId")

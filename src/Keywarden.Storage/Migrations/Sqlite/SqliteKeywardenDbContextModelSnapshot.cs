@@ -122,6 +122,10 @@ namespace Keywarden.Storage.Migrations.Sqlite
                     b.Property<string>("Verification")
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("Id");
 
                     b.HasIndex("KeyId");
@@ -303,6 +307,7 @@ namespace Keywarden.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Attempts")
+                        .IsConcurrencyToken()
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("CaseId")

@@ -35,7 +35,8 @@ namespace Keywarden.Storage.Migrations.Sqlite
                     FollowUps = table.Column<int>(type: "INTEGER", nullable: false),
                     RootCause = table.Column<string>(type: "TEXT", nullable: true),
                     LessonsLearned = table.Column<string>(type: "TEXT", nullable: true),
-                    ResolutionNote = table.Column<string>(type: "TEXT", nullable: true)
+                    ResolutionNote = table.Column<string>(type: "TEXT", nullable: true),
+                    Version = table.Column<int>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {

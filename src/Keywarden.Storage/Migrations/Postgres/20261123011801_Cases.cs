@@ -37,7 +37,8 @@ namespace Keywarden.Storage.Migrations.Postgres
                     FollowUps = table.Column<int>(type: "integer", nullable: false),
                     RootCause = table.Column<string>(type: "text", nullable: true),
                     LessonsLearned = table.Column<string>(type: "text", nullable: true),
-                    ResolutionNote = table.Column<string>(type: "text", nullable: true)
+                    ResolutionNote = table.Column<string>(type: "text", nullable: true),
+                    Version = table.Column<int>(type: "integer", nullable: false)
                 },
                 constraints: table =>
                 {
