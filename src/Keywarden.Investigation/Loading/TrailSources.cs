@@ -1,0 +1,23 @@
+using Keywarden.Aws.Connection;
+
+namespace Keywarden.Investigation.Loading;
+
+/// <summary>Chooses the source a --trail value names: <c>lookup</c>, <c>s3://bucket/prefix</c>, or a local path.</summary>
+public static class TrailSources
+{
+    public static ITrailSource Create(string trail, AwsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(trail);
+        if (trail.Equals("lookup", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new TrailInputException("--trail lookup is not available in this build");
+        }
+
+        if (trail.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new TrailInputException("--trail s3:// is not available in this build");
+        }
+
+        return new LocalTrailSource(trail);
+    }
+}
