@@ -40,7 +40,7 @@ public static class Investigator
             var notes = new List<string>();
             var files = await source.FetchAsync(query, work, notes, cancellationToken);
             using var store = new TrailStore(Path.Combine(work, "store"), options.Threads, options.MemoryLimit);
-            store.Load(files, query.Window, DocumentEvents(options), cancellationToken);
+            store.Load(files, query.Window, cancellationToken);
             return Analyze(store, source.Name, files.Count, query, options, notes, cancellationToken);
         }
         finally
@@ -52,7 +52,7 @@ public static class Investigator
         }
     }
 
-    /// <summary>The event names whose request and response documents the rules and the eradication catalog read.</summary>
+    /// <summary>The event names whose request and response documents the rules and the eradication catalog read (the Athena queries select them).</summary>
     internal static IReadOnlySet<string> DocumentEvents(InvestigationOptions options) =>
         options.Rules.SelectMany(r => r.NamesReadingDocuments())
             .Concat(options.Eradication.SelectMany(e => e.EventNames))

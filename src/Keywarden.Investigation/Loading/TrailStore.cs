@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using DuckDB.NET.Data;
 using Keywarden.Investigation.Analysis;
 
@@ -15,11 +14,13 @@ public sealed record TimeWindow(DateTimeOffset? Since, DateTimeOffset? Until)
 }
 
 /// <summary>
-/// The analytical store: an embedded DuckDB database in a work folder. DuckDB reads the JSON (plain or
-/// gzipped) itself, in parallel, with explicit column types, into a narrow table of the fields the
-/// investigation reads; the request and response documents are kept only for the events a rule or the
-/// eradication catalog looks at. The database lives on disk with a memory limit, so a year of an
-/// organization's trail fits a small machine: DuckDB spills to its temp folder instead of growing.
+/// The analytical store: an embedded DuckDB database in a work folder, filled in two passes. DuckDB
+/// reads the JSON itself (plain or gzipped, in parallel, with explicit column types). The first pass keeps
+/// a narrow index of every record (event hash, time, key, ARN, address, region, account, minted key or
+/// session, and which file it came from): enough to follow the lineage, pivot on addresses and learn the
+/// usual regions. The second pass reads the full records of the lineage, documents included, from the
+/// files that hold them only. The database lives on disk with a memory limit, so a year of an
+/// organization's trail fits a small machine: DuckDB spills to its folder instead of growing.
 /// </summary>
 public sealed class TrailStore : IDisposable
 {
@@ -28,7 +29,14 @@ public sealed class TrailStore : IDisposable
 
     /// <summary>The largest single record DuckDB accepts in array and JSON-lines files (CloudTrail records are kilobytes).</summary>
     private const long MaxRecordBytes = 16L << 20;
+
+    /// <summary>The fields the first pass reads from every record.</summary>
+    private static readonly string[] IndexFields =
+        ["eventID", "eventTime", "eventName", "awsRegion", "sourceIPAddress", "errorCode", "recipientAccountId", "userIdentity.accountId", "userIdentity.arn", "userIdentity.accessKeyId", "responseElements"];
+
     private readonly DuckDBConnection _connection;
+    private readonly List<TrailFile> _files = [];
+    private TimeWindow _window = TimeWindow.All;
     private long _loaded;
 
     public TrailStore(string workFolder, int? threads = null, string memoryLimit = "2GB")
@@ -46,12 +54,10 @@ public sealed class TrailStore : IDisposable
 
         Execute("""
             CREATE TABLE events (
-              event_id VARCHAR, event_time TIMESTAMP, event_source VARCHAR, event_name VARCHAR, raw_event_name VARCHAR,
-              aws_region VARCHAR, source_ip VARCHAR, user_agent VARCHAR, error_code VARCHAR, error_message VARCHAR,
-              identity_type VARCHAR, principal_id VARCHAR, arn VARCHAR, account_id VARCHAR, access_key_id VARCHAR, user_name VARCHAR,
-              recipient_account_id VARCHAR, read_only VARCHAR, event_type VARCHAR,
-              minted_key VARCHAR, minted_arn VARCHAR, request_parameters VARCHAR, response_elements VARCHAR)
+              event_hash UBIGINT, event_time TIMESTAMP, access_key_id VARCHAR, arn VARCHAR, source_ip VARCHAR, aws_region VARCHAR,
+              account VARCHAR, error_code VARCHAR, minted_key VARCHAR, minted_arn VARCHAR, mint_event VARCHAR, mint_event_id VARCHAR, file_id UBIGINT)
             """);
+        Execute("CREATE TABLE files (file_id UBIGINT, path VARCHAR)");
         Execute("CREATE TEMP TABLE lineage (key VARCHAR)");
         Execute("CREATE TEMP TABLE session_arns (arn VARCHAR)");
         Execute("CREATE TEMP TABLE attacker_ips (ip VARCHAR)");
@@ -61,53 +67,58 @@ public sealed class TrailStore : IDisposable
     public long Loaded => _loaded;
 
     /// <summary>
-    /// Loads files into the store. Files of one form and compression are read by one DuckDB query, in
-    /// parallel; a failing group is retried file by file so the error names its file.
+    /// Indexes files. Files of one form and compression are read by one DuckDB query, in parallel; a failing
+    /// group is retried file by file so the error names its file.
     /// </summary>
-    public long Load(IReadOnlyList<TrailFile> files, TimeWindow window, IReadOnlySet<string> keepDocumentsFor, CancellationToken cancellationToken = default)
+    public long Load(IReadOnlyList<TrailFile> files, TimeWindow window, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(window);
+        _window = window;
+        _files.AddRange(files);
+        using (var appender = _connection.CreateAppender("files"))
+        {
+            foreach (var file in files)
+            {
+                var row = appender.CreateRow();
+                row.AppendNullValue();
+                row.AppendValue(file.Path);
+                row.EndRow();
+            }
+        }
+
+        Execute("UPDATE files SET file_id = hash(path) WHERE file_id IS NULL");
         long total = 0;
         foreach (var group in files.GroupBy(f => (f.Form, f.Gzip)))
         {
-            cancellationToken.ThrowIfCancellationRequested();
             var paths = group.Select(f => f.Path).ToList();
-            try
-            {
-                total += LoadGroup(paths, group.Key.Form, group.Key.Gzip, window, keepDocumentsFor, cancellationToken);
-            }
-            catch (DuckDBException) when (paths.Count > 1)
-            {
-                foreach (var path in paths)
-                {
-                    total += LoadOne(path, group.Key.Form, group.Key.Gzip, window, keepDocumentsFor, cancellationToken);
-                }
-            }
-            catch (DuckDBException e)
-            {
-                throw new TrailInputException($"{paths[0]}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
-            }
+            total += PerGroup(paths, group.Key.Form, group.Key.Gzip, p => ExecuteNonQuery(IndexSql(p, group.Key.Form, group.Key.Gzip, window), cancellationToken));
         }
 
         _loaded += total;
         return total;
     }
 
-    private long LoadOne(string path, TrailForm form, bool gzip, TimeWindow window, IReadOnlySet<string> keep, CancellationToken cancellationToken)
+    // One query for the group; when it fails, file by file, so the error names the file.
+    private static long PerGroup(List<string> paths, TrailForm form, bool gzip, Func<IReadOnlyList<string>, long> run)
     {
         try
         {
-            return LoadGroup([path], form, gzip, window, keep, cancellationToken);
+            return run(paths);
+        }
+        catch (DuckDBException) when (paths.Count > 1)
+        {
+            return paths.Sum(path => PerGroup([path], form, gzip, run));
         }
         catch (DuckDBException e)
         {
-            throw new TrailInputException($"{path}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
+            throw new TrailInputException($"{paths[0]}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
         }
     }
 
-    private long LoadGroup(IReadOnlyList<string> paths, TrailForm form, bool gzip, TimeWindow window, IReadOnlySet<string> keep, CancellationToken cancellationToken)
+    private long ExecuteNonQuery(string sql, CancellationToken cancellationToken)
     {
-        var sql = LoadSql(paths, form, gzip, window, keep);
+        cancellationToken.ThrowIfCancellationRequested();
         using var command = _connection.CreateCommand();
         command.CommandText = sql;
         using var registration = cancellationToken.Register(command.Cancel);
@@ -116,62 +127,73 @@ public sealed class TrailStore : IDisposable
         return rows;
     }
 
-    /// <summary>The INSERT … SELECT that reads one group of files; public for --emit-athena's sibling docs and tests.</summary>
-    internal static string LoadSql(IReadOnlyList<string> paths, TrailForm form, bool gzip, TimeWindow window, IReadOnlySet<string> keep)
+    /// <summary>
+    /// The source of canonical records for one group of files: a SELECT whose columns are the canonical
+    /// field names (eventID, userIdentity.accessKeyId, ...) computed from every alias, plus file_id.
+    /// </summary>
+    internal static string CanonicalSource(IReadOnlyList<string> paths, TrailForm form, bool gzip, IReadOnlyList<string> canonicalFields)
     {
+        var fields = canonicalFields.Select(TrailFields.Get).ToList();
         var fileList = "[" + string.Join(", ", paths.Select(p => $"'{Escape(p)}'")) + "]";
+
         // DuckDB reserves a buffer of twice maximum_object_size per reading thread: size it to the group's
         // largest {"Records":[...]} file (one object), and to one record for the other forms.
         var maxObject = form == TrailForm.Records ? Math.Max(1L << 20, paths.Max(p => UncompressedSize(p, gzip)) + 1024) : MaxRecordBytes;
-        var common = $"compression = '{(gzip ? "gzip" : "uncompressed")}', maximum_object_size = {maxObject.ToString(CultureInfo.InvariantCulture)}";
+        var common = $"compression = '{(gzip ? "gzip" : "uncompressed")}', maximum_object_size = {maxObject.ToString(CultureInfo.InvariantCulture)}, filename = true";
         var source = form switch
         {
-            TrailForm.Records => $"(SELECT unnest(Records) AS r FROM read_json({fileList}, format = 'auto', records = 'true', {common}, columns = {{Records: '{StructType(TrailFields.All)}[]'}}))",
-            TrailForm.Array => $"read_json({fileList}, format = 'array', {common}, columns = {ColumnsParameter()}) AS r",
-            _ => $"read_json({fileList}, format = 'auto', records = 'true', {common}, columns = {ColumnsParameter()}) AS r",
+            TrailForm.Records => $"(SELECT unnest(Records) AS r, filename FROM read_json({fileList}, format = 'auto', records = 'true', {common}, columns = {{Records: '{TypeOf(Tree(fields))}[]'}}))",
+            TrailForm.Array => $"read_json({fileList}, format = 'array', {common}, columns = {ColumnsParameter(fields)}) AS r",
+            _ => $"read_json({fileList}, format = 'auto', records = 'true', {common}, columns = {ColumnsParameter(fields)}) AS r",
         };
+        var columns = fields.Select(f => f.Canonical switch
+        {
+            "eventID" => $"coalesce({Coalesce(f)}, 'no-event-id-' || gen_random_uuid()::VARCHAR) AS {Quote(f.Canonical)}",
+            _ when f.IsJson => $"{UnwrapJson(Coalesce(f))} AS {Quote(f.Canonical)}",
+            _ => $"{Coalesce(f)} AS {Quote(f.Canonical)}",
+        });
+        return $"SELECT {string.Join(", ", columns)}, hash(filename) AS file_id FROM {source}";
+    }
 
-        string Pick(string canonical) => Coalesce(TrailFields.Get(canonical));
-        var keepList = keep.Count == 0 ? "''" : string.Join(", ", keep.Order(StringComparer.Ordinal).Select(k => $"'{Escape(k)}'"));
+    /// <summary>The first pass: the narrow index row of every record.</summary>
+    internal static string IndexSql(IReadOnlyList<string> paths, TrailForm form, bool gzip, TimeWindow window)
+    {
         var mintCredential = string.Join(", ", MintingEvents.Where(e => e != "CreateAccessKey").Select(e => $"'{e}'"));
-        var time = Pick("eventTime");
-        var sb = new StringBuilder();
-        sb.Append("INSERT INTO events SELECT event_id, event_time, event_source, event_name, raw_event_name, aws_region, source_ip, user_agent, error_code, error_message, ")
-          .Append("identity_type, principal_id, arn, account_id, access_key_id, user_name, recipient_account_id, read_only, event_type, ")
-          .Append($"CASE WHEN event_name IN ({mintCredential}) THEN json_extract_string(resp, '$.credentials.accessKeyId') WHEN event_name = 'CreateAccessKey' THEN json_extract_string(resp, '$.accessKey.accessKeyId') END, ")
-          .Append("CASE WHEN event_name = 'GetFederationToken' THEN json_extract_string(resp, '$.federatedUser.arn') WHEN event_name LIKE 'AssumeRole%' THEN json_extract_string(resp, '$.assumedRoleUser.arn') END, ")
-          .Append($"CASE WHEN event_name IN ({keepList}) THEN CAST(req AS VARCHAR) END, ")
-          .Append($"CASE WHEN event_name IN ({keepList}) OR event_name IN ({mintCredential}, 'CreateAccessKey') THEN CAST(resp AS VARCHAR) END ")
-          .Append("FROM (SELECT ")
-          .Append($"coalesce({Pick("eventID")}, 'no-event-id-' || gen_random_uuid()::VARCHAR) AS event_id, ")
-          .Append($"coalesce(TRY_CAST({time} AS TIMESTAMP), CASE WHEN regexp_full_match({time}, '[0-9]{{13}}') THEN make_timestamp(TRY_CAST({time} AS BIGINT) * 1000) END) AS event_time, ")
-          .Append($"{Pick("eventSource")} AS event_source, ")
-          .Append($"{string.Format(CultureInfo.InvariantCulture, TrailEvent.NormalizeEventNameSql, Pick("eventName"))} AS event_name, ")
-          .Append($"{Pick("eventName")} AS raw_event_name, ")
-          .Append($"{Pick("awsRegion")} AS aws_region, {Pick("sourceIPAddress")} AS source_ip, {Pick("userAgent")} AS user_agent, ")
-          .Append($"{Pick("errorCode")} AS error_code, {Pick("errorMessage")} AS error_message, ")
-          .Append($"{Pick("userIdentity.type")} AS identity_type, {Pick("userIdentity.principalId")} AS principal_id, {Pick("userIdentity.arn")} AS arn, ")
-          .Append($"{Pick("userIdentity.accountId")} AS account_id, {Pick("userIdentity.accessKeyId")} AS access_key_id, {Pick("userIdentity.userName")} AS user_name, ")
-          .Append($"{Pick("recipientAccountId")} AS recipient_account_id, {Pick("readOnly")} AS read_only, {Pick("eventType")} AS event_type, ")
-          .Append($"{UnwrapJson(Pick("requestParameters"))} AS req, {UnwrapJson(Pick("responseElements"))} AS resp ")
-          .Append("FROM ").Append(source).Append(") ");
+        var name = string.Format(CultureInfo.InvariantCulture, TrailEvent.NormalizeEventNameSql, "\"eventName\"");
+        var time = TimeExpression("\"eventTime\"");
+        return $"""
+            INSERT INTO events
+            SELECT hash("eventID"), {time}, "userIdentity.accessKeyId", "userIdentity.arn", "sourceIPAddress", "awsRegion",
+              coalesce("recipientAccountId", "userIdentity.accountId"), "errorCode",
+              CASE WHEN {name} IN ({mintCredential}) THEN json_extract_string("responseElements", '$.credentials.accessKeyId')
+                   WHEN {name} = 'CreateAccessKey' THEN json_extract_string("responseElements", '$.accessKey.accessKeyId') END,
+              CASE WHEN {name} = 'GetFederationToken' THEN json_extract_string("responseElements", '$.federatedUser.arn')
+                   WHEN {name} LIKE 'AssumeRole%' THEN json_extract_string("responseElements", '$.assumedRoleUser.arn') END,
+              CASE WHEN {name} IN ({mintCredential}, 'CreateAccessKey') THEN "eventName" END,
+              CASE WHEN {name} IN ({mintCredential}, 'CreateAccessKey') THEN "eventID" END,
+              file_id
+            FROM ({CanonicalSource(paths, form, gzip, IndexFields)})
+            {WindowFilter(time, window)}
+            """;
+    }
+
+    private static string TimeExpression(string column) =>
+        $"coalesce(TRY_CAST({column} AS TIMESTAMP), CASE WHEN regexp_full_match({column}, '[0-9]{{13}}') THEN make_timestamp(TRY_CAST({column} AS BIGINT) * 1000) END)";
+
+    private static string WindowFilter(string time, TimeWindow window)
+    {
         var where = new List<string>();
         if (window.Since is { } since)
         {
-            where.Add($"event_time >= TIMESTAMP '{since.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}'");
+            where.Add($"{time} >= TIMESTAMP '{since.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}'");
         }
 
         if (window.Until is { } until)
         {
-            where.Add($"event_time < TIMESTAMP '{until.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}'");
+            where.Add($"{time} < TIMESTAMP '{until.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}'");
         }
 
-        if (where.Count > 0)
-        {
-            sb.Append("WHERE ").Append(string.Join(" AND ", where));
-        }
-
-        return sb.ToString();
+        return where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where);
     }
 
     /// <summary>The uncompressed size of a file: its length, or for gzip the ISIZE trailer (RFC 1952; modulo 4 GiB, more than any CloudTrail file).</summary>
@@ -204,13 +226,11 @@ public sealed class TrailStore : IDisposable
     }
 
     /// <summary>DuckDB's columns parameter: every name any alias uses, nested names as STRUCTs.</summary>
-    private static string ColumnsParameter()
+    private static string ColumnsParameter(IEnumerable<TrailFields.Field> fields)
     {
-        var tree = Tree(TrailFields.All);
+        var tree = Tree(fields);
         return "{" + string.Join(", ", tree.Select(n => $"{Quote(n.Key)}: '{TypeOf(n.Value)}'")) + "}";
     }
-
-    private static string StructType(IEnumerable<TrailFields.Field> fields) => TypeOf(Tree(fields));
 
     private static SortedDictionary<string, object> Tree(IEnumerable<TrailFields.Field> fields)
     {
@@ -276,9 +296,10 @@ public sealed class TrailStore : IDisposable
     public IReadOnlyList<MintRecord> Mints()
     {
         const string sql = """
-            SELECT DISTINCT ON (event_id) access_key_id, minted_key, minted_arn, event_name, event_id, strftime(event_time, '%Y-%m-%dT%H:%M:%SZ')
+            SELECT access_key_id, any_value(minted_key), any_value(minted_arn), any_value(mint_event), mint_event_id, strftime(min(event_time), '%Y-%m-%dT%H:%M:%SZ')
             FROM events
             WHERE access_key_id IN (SELECT key FROM lineage) AND (minted_key IS NOT NULL OR minted_arn IS NOT NULL) AND error_code IS NULL
+            GROUP BY access_key_id, mint_event_id
             """;
         return Query(sql, r => new MintRecord(r.GetString(0), Str(r, 1), Str(r, 2), r.GetString(3), r.GetString(4), TrailEvent.ParseTime(Str(r, 5))));
     }
@@ -300,27 +321,43 @@ public sealed class TrailStore : IDisposable
         return Query(sql, r => (r.GetString(0), r.GetString(1), TrailEvent.ParseTime(Str(r, 2))));
     }
 
-    /// <summary>Every distinct event of the lineage keys, and the key-less sign-in events of the sessions it minted, in time order.</summary>
+    /// <summary>
+    /// The second pass: every distinct event of the lineage keys, and the key-less sign-in events of the
+    /// sessions it minted, in time order, read in full from the files that hold them.
+    /// </summary>
     public IReadOnlyList<TrailEvent> LineageEvents(CancellationToken cancellationToken = default)
     {
-        const string sql = """
-            SELECT * FROM (
-              SELECT DISTINCT ON (event_id) event_id, strftime(event_time, '%Y-%m-%dT%H:%M:%SZ') AS t, event_source, raw_event_name, aws_region, source_ip, user_agent,
-                error_code, error_message, identity_type, principal_id, arn, account_id, access_key_id, user_name, recipient_account_id, read_only, event_type,
-                request_parameters, response_elements, event_time
-              FROM events
-              WHERE access_key_id IN (SELECT key FROM lineage)
-                 OR (access_key_id IS NULL AND arn IN (SELECT arn FROM session_arns) AND event_source = 'signin.amazonaws.com'))
-            ORDER BY event_time, event_id
+        var wanted = Query("""
+            SELECT DISTINCT f.path FROM events e JOIN files f ON e.file_id = f.file_id
+            WHERE e.access_key_id IN (SELECT key FROM lineage) OR (e.access_key_id IS NULL AND e.arn IN (SELECT arn FROM session_arns))
+            """, r => r.GetString(0)).ToHashSet(StringComparer.Ordinal);
+        var names = TrailFields.All.Select(f => f.Canonical).ToList();
+        Execute("DROP TABLE IF EXISTS lineage_events");
+        Execute($"CREATE TEMP TABLE lineage_events ({string.Join(", ", names.Select(n => $"{Quote(n)} VARCHAR"))})");
+        foreach (var group in _files.Where(f => wanted.Contains(f.Path)).DistinctBy(f => f.Path, StringComparer.Ordinal).GroupBy(f => (f.Form, f.Gzip)))
+        {
+            var time = TimeExpression("\"eventTime\"");
+            var window = WindowFilter(time, _window);
+            var filter = """
+                ("userIdentity.accessKeyId" IN (SELECT key FROM lineage)
+                  OR ("userIdentity.accessKeyId" IS NULL AND "userIdentity.arn" IN (SELECT arn FROM session_arns) AND "eventSource" = 'signin.amazonaws.com'))
+                """;
+            PerGroup([.. group.Select(f => f.Path)], group.Key.Form, group.Key.Gzip, paths => ExecuteNonQuery(
+                $"INSERT INTO lineage_events SELECT {string.Join(", ", names.Select(Quote))} FROM ({CanonicalSource(paths, group.Key.Form, group.Key.Gzip, names)}) "
+                + (window.Length == 0 ? $"WHERE {filter}" : $"{window} AND {filter}"),
+                cancellationToken));
+        }
+
+        var sql = $"""
+            SELECT {string.Join(", ", names.Select(n => n == "eventTime" ? $"strftime({TimeExpression(Quote(n))}, '%Y-%m-%dT%H:%M:%SZ')" : Quote(n)))}
+            FROM (SELECT DISTINCT ON ("eventID") * FROM lineage_events)
+            ORDER BY {TimeExpression("\"eventTime\"")}, "eventID"
             """;
-        string[] names = ["eventID", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "userAgent", "errorCode", "errorMessage",
-            "userIdentity.type", "userIdentity.principalId", "userIdentity.arn", "userIdentity.accountId", "userIdentity.accessKeyId", "userIdentity.userName",
-            "recipientAccountId", "readOnly", "eventType", "requestParameters", "responseElements"];
         return Query(sql, r =>
         {
             cancellationToken.ThrowIfCancellationRequested();
             var columns = new Dictionary<string, string?>(StringComparer.Ordinal);
-            for (var i = 0; i < names.Length; i++)
+            for (var i = 0; i < names.Count; i++)
             {
                 columns[names[i]] = Str(r, i);
             }
@@ -333,12 +370,12 @@ public sealed class TrailStore : IDisposable
     public IReadOnlyList<IpPivotEntry> IpPivot()
     {
         const string sql = """
-            SELECT source_ip, coalesce(arn, principal_id, identity_type, '(unknown)'), any_value(access_key_id), count(DISTINCT event_id),
+            SELECT source_ip, coalesce(arn, '(unknown)'), any_value(access_key_id), count(DISTINCT event_hash),
               strftime(min(event_time), '%Y-%m-%dT%H:%M:%SZ'), strftime(max(event_time), '%Y-%m-%dT%H:%M:%SZ')
             FROM events
             WHERE source_ip IN (SELECT ip FROM attacker_ips)
               AND (access_key_id IS NULL OR access_key_id NOT IN (SELECT key FROM lineage))
-              AND NOT (access_key_id IS NULL AND arn IN (SELECT arn FROM session_arns))
+              AND NOT (access_key_id IS NULL AND coalesce(arn IN (SELECT arn FROM session_arns), false))
             GROUP BY 1, 2
             ORDER BY 1, 2
             """;
@@ -349,11 +386,11 @@ public sealed class TrailStore : IDisposable
     public IReadOnlyDictionary<string, IReadOnlySet<string>> UsualRegions()
     {
         const string sql = """
-            SELECT coalesce(recipient_account_id, account_id), aws_region
+            SELECT account, aws_region
             FROM events
             WHERE (access_key_id IS NULL OR access_key_id NOT IN (SELECT key FROM lineage))
               AND (source_ip IS NULL OR source_ip NOT IN (SELECT ip FROM attacker_ips))
-              AND aws_region IS NOT NULL AND coalesce(recipient_account_id, account_id) IS NOT NULL
+              AND aws_region IS NOT NULL AND account IS NOT NULL
             GROUP BY 1, 2
             """;
         var result = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
@@ -371,7 +408,7 @@ public sealed class TrailStore : IDisposable
     }
 
     /// <summary>Distinct events in the store.</summary>
-    public long DistinctEvents() => Query("SELECT count(DISTINCT event_id) FROM events", r => r.GetInt64(0))[0];
+    public long DistinctEvents() => Query("SELECT count(DISTINCT event_hash) FROM events", r => r.GetInt64(0))[0];
 
     private List<T> Query<T>(string sql, Func<DuckDBDataReader, T> map)
     {
