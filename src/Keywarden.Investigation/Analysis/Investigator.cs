@@ -40,7 +40,7 @@ public static class Investigator
             var notes = new List<string>();
             var files = await source.FetchAsync(query, work, notes, cancellationToken);
             using var store = new TrailStore(Path.Combine(work, "store"), options.Threads, options.MemoryLimit);
-            store.Load(files, query.Window, cancellationToken);
+            store.Load(files, query.Window, query.KeyId, cancellationToken);
             return Analyze(store, source.Name, files.Count, query, options, notes, cancellationToken);
         }
         finally
@@ -81,7 +81,7 @@ public static class Investigator
             notes.Add($"no event of {query.KeyId} in this trail{(query.Window.Since is null && query.Window.Until is null ? "" : " and time window")}");
         }
 
-        var stats = new SourceStats(sourceName, fileCount, store.Loaded, store.DistinctEvents(), query.Window);
+        var stats = new SourceStats(sourceName, fileCount, store.Loaded, query.Window);
         return new InvestigationReport(query.KeyId, AccessKeyId.DecodeAccountId(query.KeyId), stats, keys,
             Summarize(events, lineageKeys, detections), detections, eradication, Timeline(events, detections), pivot, notes);
     }

@@ -30,13 +30,10 @@ public sealed class TrailStore : IDisposable
     /// <summary>The largest single record DuckDB accepts in array and JSON-lines files (CloudTrail records are kilobytes).</summary>
     private const long MaxRecordBytes = 16L << 20;
 
-    /// <summary>The fields the first pass reads from every record.</summary>
-    private static readonly string[] IndexFields =
-        ["eventID", "eventTime", "eventName", "awsRegion", "sourceIPAddress", "errorCode", "recipientAccountId", "userIdentity.accountId", "userIdentity.arn", "userIdentity.accessKeyId", "responseElements"];
-
     private readonly DuckDBConnection _connection;
     private readonly List<TrailFile> _files = [];
     private TimeWindow _window = TimeWindow.All;
+    private string _capturedKey = "";
     private long _loaded;
 
     public TrailStore(string workFolder, int? threads = null, string memoryLimit = "2GB")
@@ -52,10 +49,14 @@ public sealed class TrailStore : IDisposable
             Execute($"SET threads = {threads.Value.ToString(CultureInfo.InvariantCulture)}");
         }
 
-        Execute("""
-            CREATE TABLE events (
-              event_hash UBIGINT, event_time TIMESTAMP, access_key_id VARCHAR, arn VARCHAR, source_ip VARCHAR, aws_region VARCHAR,
-              account VARCHAR, error_code VARCHAR, minted_key VARCHAR, minted_arn VARCHAR, mint_event VARCHAR, mint_event_id VARCHAR, file_id UBIGINT)
+        // One row per (key, ARN, address, account, region, file): DuckDB aggregates while it reads, which costs
+        // about what a filtering scan costs, where storing every record would cost far more.
+        Execute($"""
+            CREATE TABLE idx (
+              access_key_id VARCHAR, arn VARCHAR, source_ip VARCHAR, account VARCHAR, aws_region VARCHAR, file_id UBIGINT,
+              records BIGINT, first_seen TIMESTAMP, last_seen TIMESTAMP,
+              mints STRUCT(minted_key VARCHAR, minted_arn VARCHAR, event_name VARCHAR, event_id VARCHAR, event_time TIMESTAMP)[],
+              captured STRUCT({string.Join(", ", TrailFields.All.Select(f => $"{Quote(f.Canonical)} VARCHAR"))})[])
             """);
         Execute("CREATE TABLE files (file_id UBIGINT, path VARCHAR)");
         Execute("CREATE TEMP TABLE lineage (key VARCHAR)");
@@ -63,15 +64,16 @@ public sealed class TrailStore : IDisposable
         Execute("CREATE TEMP TABLE attacker_ips (ip VARCHAR)");
     }
 
-    /// <summary>Rows loaded so far (before deduplication).</summary>
+    /// <summary>Records read so far (duplicates included).</summary>
     public long Loaded => _loaded;
 
     /// <summary>
     /// Indexes files. Files of one form and compression are read by one DuckDB query, in parallel; a failing
     /// group is retried file by file so the error names its file.
     /// </summary>
-    public long Load(IReadOnlyList<TrailFile> files, TimeWindow window, CancellationToken cancellationToken = default)
+    public long Load(IReadOnlyList<TrailFile> files, TimeWindow window, string capturedKey, CancellationToken cancellationToken = default)
     {
+        _capturedKey = capturedKey;
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(window);
         _window = window;
@@ -88,15 +90,15 @@ public sealed class TrailStore : IDisposable
         }
 
         Execute("UPDATE files SET file_id = hash(path) WHERE file_id IS NULL");
-        long total = 0;
         foreach (var group in files.GroupBy(f => (f.Form, f.Gzip)))
         {
             var paths = group.Select(f => f.Path).ToList();
-            total += PerGroup(paths, group.Key.Form, group.Key.Gzip, p => ExecuteNonQuery(IndexSql(p, group.Key.Form, group.Key.Gzip, window), cancellationToken));
+            PerGroup(paths, group.Key.Form, group.Key.Gzip, p => ExecuteNonQuery(IndexSql(p, group.Key.Form, group.Key.Gzip, window, capturedKey), cancellationToken));
         }
 
-        _loaded += total;
-        return total;
+        var before = _loaded;
+        _loaded = Query("SELECT coalesce(sum(records), 0)::BIGINT FROM idx", r => r.GetInt64(0))[0];
+        return _loaded - before;
     }
 
     // One query for the group; when it fails, file by file, so the error names the file.
@@ -133,7 +135,9 @@ public sealed class TrailStore : IDisposable
     /// </summary>
     internal static string CanonicalSource(IReadOnlyList<string> paths, TrailForm form, bool gzip, IReadOnlyList<string> canonicalFields)
     {
-        var fields = canonicalFields.Select(TrailFields.Get).ToList();
+        // CloudTrail's own {"Records":[...]} files use CloudTrail's names; the aliases of SIEM exports are
+        // looked for in arrays and JSON lines only, which keeps the struct DuckDB fills per record small.
+        var fields = canonicalFields.Select(TrailFields.Get).Select(f => form == TrailForm.Records ? f with { Paths = [f.CanonicalPath] } : f).ToList();
         var fileList = "[" + string.Join(", ", paths.Select(p => $"'{Escape(p)}'")) + "]";
 
         // DuckDB reserves a buffer of twice maximum_object_size per reading thread: size it to the group's
@@ -155,25 +159,31 @@ public sealed class TrailStore : IDisposable
         return $"SELECT {string.Join(", ", columns)}, hash(filename) AS file_id FROM {source}";
     }
 
-    /// <summary>The first pass: the narrow index row of every record.</summary>
-    internal static string IndexSql(IReadOnlyList<string> paths, TrailForm form, bool gzip, TimeWindow window)
+    /// <summary>The first pass: aggregates every record into the index, keeping each successful minting call.</summary>
+    internal static string IndexSql(IReadOnlyList<string> paths, TrailForm form, bool gzip, TimeWindow window, string capturedKey)
     {
+        var all = TrailFields.All.Select(f => f.Canonical).ToList();
+        var capture = string.Join(", ", all.Select(n => $"{Quote(n)} := {Quote(n)}::VARCHAR"));
         var mintCredential = string.Join(", ", MintingEvents.Where(e => e != "CreateAccessKey").Select(e => $"'{e}'"));
         var name = string.Format(CultureInfo.InvariantCulture, TrailEvent.NormalizeEventNameSql, "\"eventName\"");
         var time = TimeExpression("\"eventTime\"");
         return $"""
-            INSERT INTO events
-            SELECT hash("eventID"), {time}, "userIdentity.accessKeyId", "userIdentity.arn", "sourceIPAddress", "awsRegion",
-              coalesce("recipientAccountId", "userIdentity.accountId"), "errorCode",
-              CASE WHEN {name} IN ({mintCredential}) THEN json_extract_string("responseElements", '$.credentials.accessKeyId')
-                   WHEN {name} = 'CreateAccessKey' THEN json_extract_string("responseElements", '$.accessKey.accessKeyId') END,
-              CASE WHEN {name} = 'GetFederationToken' THEN json_extract_string("responseElements", '$.federatedUser.arn')
-                   WHEN {name} LIKE 'AssumeRole%' THEN json_extract_string("responseElements", '$.assumedRoleUser.arn') END,
-              CASE WHEN {name} IN ({mintCredential}, 'CreateAccessKey') THEN "eventName" END,
-              CASE WHEN {name} IN ({mintCredential}, 'CreateAccessKey') THEN "eventID" END,
-              file_id
-            FROM ({CanonicalSource(paths, form, gzip, IndexFields)})
-            {WindowFilter(time, window)}
+            INSERT INTO idx
+            SELECT access_key_id, arn, source_ip, account, aws_region, file_id, count(*), min(event_time), max(event_time),
+              list(struct_pack(minted_key := minted_key, minted_arn := minted_arn, event_name := event_name, event_id := event_id, event_time := event_time))
+                FILTER (WHERE (minted_key IS NOT NULL OR minted_arn IS NOT NULL) AND error_code IS NULL),
+              list(struct_pack({capture})) FILTER (WHERE access_key_id = '{Escape(capturedKey)}')
+            FROM (
+              SELECT *, "userIdentity.accessKeyId" AS access_key_id, "userIdentity.arn" AS arn, "sourceIPAddress" AS source_ip,
+                coalesce("recipientAccountId", "userIdentity.accountId") AS account, "awsRegion" AS aws_region, file_id,
+                {time} AS event_time, "errorCode" AS error_code, "eventName" AS event_name, "eventID" AS event_id,
+                CASE WHEN {name} IN ({mintCredential}) THEN json_extract_string("responseElements", '$.credentials.accessKeyId')
+                     WHEN {name} = 'CreateAccessKey' THEN json_extract_string("responseElements", '$.accessKey.accessKeyId') END AS minted_key,
+                CASE WHEN {name} = 'GetFederationToken' THEN json_extract_string("responseElements", '$.federatedUser.arn')
+                     WHEN {name} LIKE 'AssumeRole%' THEN json_extract_string("responseElements", '$.assumedRoleUser.arn') END AS minted_arn
+              FROM ({CanonicalSource(paths, form, gzip, all)})
+              {WindowFilter(time, window)})
+            GROUP BY ALL
             """;
     }
 
@@ -296,10 +306,9 @@ public sealed class TrailStore : IDisposable
     public IReadOnlyList<MintRecord> Mints()
     {
         const string sql = """
-            SELECT access_key_id, any_value(minted_key), any_value(minted_arn), any_value(mint_event), mint_event_id, strftime(min(event_time), '%Y-%m-%dT%H:%M:%SZ')
-            FROM events
-            WHERE access_key_id IN (SELECT key FROM lineage) AND (minted_key IS NOT NULL OR minted_arn IS NOT NULL) AND error_code IS NULL
-            GROUP BY access_key_id, mint_event_id
+            SELECT access_key_id, m.minted_key, m.minted_arn, m.event_name, m.event_id, strftime(min(m.event_time), '%Y-%m-%dT%H:%M:%SZ')
+            FROM (SELECT access_key_id, unnest(mints) AS m FROM idx WHERE access_key_id IN (SELECT key FROM lineage) AND len(mints) > 0)
+            GROUP BY ALL
             """;
         return Query(sql, r => new MintRecord(r.GetString(0), Str(r, 1), Str(r, 2), r.GetString(3), r.GetString(4), TrailEvent.ParseTime(Str(r, 5))));
     }
@@ -311,11 +320,11 @@ public sealed class TrailStore : IDisposable
     public IReadOnlyList<(string Key, string Arn, DateTimeOffset? First)> UnmintedKeysOfSessions()
     {
         const string sql = """
-            SELECT access_key_id, arn, strftime(min(event_time), '%Y-%m-%dT%H:%M:%SZ')
-            FROM events
+            SELECT access_key_id, arn, strftime(min(first_seen), '%Y-%m-%dT%H:%M:%SZ')
+            FROM idx
             WHERE arn IN (SELECT arn FROM session_arns) AND access_key_id IS NOT NULL
               AND access_key_id NOT IN (SELECT key FROM lineage)
-              AND access_key_id NOT IN (SELECT minted_key FROM events WHERE minted_key IS NOT NULL)
+              AND access_key_id NOT IN (SELECT unnest(mints).minted_key FROM idx WHERE len(mints) > 0)
             GROUP BY access_key_id, arn
             """;
         return Query(sql, r => (r.GetString(0), r.GetString(1), TrailEvent.ParseTime(Str(r, 2))));
@@ -327,13 +336,20 @@ public sealed class TrailStore : IDisposable
     /// </summary>
     public IReadOnlyList<TrailEvent> LineageEvents(CancellationToken cancellationToken = default)
     {
-        var wanted = Query("""
-            SELECT DISTINCT f.path FROM events e JOIN files f ON e.file_id = f.file_id
-            WHERE e.access_key_id IN (SELECT key FROM lineage) OR (e.access_key_id IS NULL AND e.arn IN (SELECT arn FROM session_arns))
+        // The leaked key's own records were captured while indexing; only the files that hold records of the
+        // keys minted from it (or key-less sign-ins of its sessions) are read again.
+        var wanted = Query($"""
+            SELECT DISTINCT f.path FROM idx e JOIN files f ON e.file_id = f.file_id
+            WHERE (e.access_key_id IN (SELECT key FROM lineage) AND e.access_key_id <> '{Escape(_capturedKey)}')
+               OR (e.access_key_id IS NULL AND e.arn IN (SELECT arn FROM session_arns))
             """, r => r.GetString(0)).ToHashSet(StringComparer.Ordinal);
         var names = TrailFields.All.Select(f => f.Canonical).ToList();
         Execute("DROP TABLE IF EXISTS lineage_events");
         Execute($"CREATE TEMP TABLE lineage_events ({string.Join(", ", names.Select(n => $"{Quote(n)} VARCHAR"))})");
+        Execute($"""
+            INSERT INTO lineage_events SELECT {string.Join(", ", names.Select(n => $"c.{Quote(n)}"))}
+            FROM (SELECT unnest(captured) AS c FROM idx WHERE len(captured) > 0 AND access_key_id IN (SELECT key FROM lineage))
+            """);
         foreach (var group in _files.Where(f => wanted.Contains(f.Path)).DistinctBy(f => f.Path, StringComparer.Ordinal).GroupBy(f => (f.Form, f.Gzip)))
         {
             var time = TimeExpression("\"eventTime\"");
@@ -370,9 +386,9 @@ public sealed class TrailStore : IDisposable
     public IReadOnlyList<IpPivotEntry> IpPivot()
     {
         const string sql = """
-            SELECT source_ip, coalesce(arn, '(unknown)'), any_value(access_key_id), count(DISTINCT event_hash),
-              strftime(min(event_time), '%Y-%m-%dT%H:%M:%SZ'), strftime(max(event_time), '%Y-%m-%dT%H:%M:%SZ')
-            FROM events
+            SELECT source_ip, coalesce(arn, '(unknown)'), any_value(access_key_id), sum(records)::BIGINT,
+              strftime(min(first_seen), '%Y-%m-%dT%H:%M:%SZ'), strftime(max(last_seen), '%Y-%m-%dT%H:%M:%SZ')
+            FROM idx
             WHERE source_ip IN (SELECT ip FROM attacker_ips)
               AND (access_key_id IS NULL OR access_key_id NOT IN (SELECT key FROM lineage))
               AND NOT (access_key_id IS NULL AND coalesce(arn IN (SELECT arn FROM session_arns), false))
@@ -387,7 +403,7 @@ public sealed class TrailStore : IDisposable
     {
         const string sql = """
             SELECT account, aws_region
-            FROM events
+            FROM idx
             WHERE (access_key_id IS NULL OR access_key_id NOT IN (SELECT key FROM lineage))
               AND (source_ip IS NULL OR source_ip NOT IN (SELECT ip FROM attacker_ips))
               AND aws_region IS NOT NULL AND account IS NOT NULL
@@ -406,9 +422,6 @@ public sealed class TrailStore : IDisposable
 
         return result.ToDictionary(p => p.Key, p => (IReadOnlySet<string>)p.Value, StringComparer.Ordinal);
     }
-
-    /// <summary>Distinct events in the store.</summary>
-    public long DistinctEvents() => Query("SELECT count(DISTINCT event_hash) FROM events", r => r.GetInt64(0))[0];
 
     private List<T> Query<T>(string sql, Func<DuckDBDataReader, T> map)
     {

@@ -26,7 +26,7 @@ internal static class HtmlReport
             + ".sev{color:#fff;padding:1px 5px;border-radius:3px;font-size:12px}.note{background:#fff8e1;padding:.5em}</style>");
         o.WriteLine("</head><body>");
         o.WriteLine($"<h1>Investigation of <code>{E(r.KeyId)}</code></h1>");
-        o.WriteLine($"<p>Account decoded from the key ID: {E(r.DecodedAccountId ?? "not encoded")}. Source: <code>{E(r.Source.Source)}</code>, {r.Source.Files} file(s), {r.Source.RecordsLoaded} records, {r.Source.DistinctEvents} distinct events{E(TextReport.Window(r))}.</p>");
+        o.WriteLine($"<p>Account decoded from the key ID: {E(r.DecodedAccountId ?? "not encoded")}. Source: <code>{E(r.Source.Source)}</code>, {r.Source.Files} file(s), {r.Source.RecordsLoaded} records{E(TextReport.Window(r))}.</p>");
         o.WriteLine($"<p>First seen {T(s.FirstSeen)}, last seen {T(s.LastSeen)}: <b>{s.EventCount}</b> events, {s.ErrorCount} errors ({s.ErrorRatio.ToString("P1", CultureInfo.InvariantCulture)}), <b>{r.Detections.Count}</b> detections, <b>{r.Eradication.Count}</b> items to eradicate.</p>");
         o.WriteLine("<h2>Timeline</h2>");
         Chart(r, o);

@@ -33,8 +33,8 @@ public sealed record InvestigationSummary(
     IReadOnlyList<Count> UserAgents, IReadOnlyList<Count> Regions, IReadOnlyList<string> Accounts, IReadOnlyList<Principal> Principals,
     IReadOnlyDictionary<string, long> DetectionsBySeverity);
 
-/// <summary>Where the records came from and how many were read.</summary>
-public sealed record SourceStats(string Source, int Files, long RecordsLoaded, long DistinctEvents, TimeWindow Window);
+/// <summary>Where the records came from and how many were read (in the time window, duplicates included).</summary>
+public sealed record SourceStats(string Source, int Files, long RecordsLoaded, TimeWindow Window);
 
 /// <summary>The whole answer of `keywarden investigate`: lineage, summary, detections, eradication list, timeline, IP pivot.</summary>
 public sealed record InvestigationReport(

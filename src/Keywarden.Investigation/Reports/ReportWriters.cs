@@ -71,7 +71,7 @@ internal static class TextReport
     {
         var s = r.Summary;
         o.WriteLine($"Investigation of {r.KeyId}{(r.DecodedAccountId is { } a ? $" (account {a}, decoded from the key ID)" : " (no account encoded in the key ID)")}");
-        o.WriteLine($"source: {r.Source.Source}: {r.Source.Files} file(s), {r.Source.RecordsLoaded} records, {r.Source.DistinctEvents} distinct events{Window(r)}");
+        o.WriteLine($"source: {r.Source.Source}: {r.Source.Files} file(s), {r.Source.RecordsLoaded} records{Window(r)}");
         o.WriteLine();
         o.WriteLine("KEYS (lineage)");
         foreach (var k in r.Keys)
@@ -161,7 +161,7 @@ internal static class MarkdownReport
         o.WriteLine($"# Investigation of `{r.KeyId}`");
         o.WriteLine();
         o.WriteLine($"- Account (decoded from the key ID): {r.DecodedAccountId ?? "not encoded"}");
-        o.WriteLine($"- Source: `{Cell(r.Source.Source)}`: {r.Source.Files} file(s), {r.Source.RecordsLoaded} records, {r.Source.DistinctEvents} distinct events{TextReport.Window(r)}");
+        o.WriteLine($"- Source: `{Cell(r.Source.Source)}`: {r.Source.Files} file(s), {r.Source.RecordsLoaded} records{TextReport.Window(r)}");
         o.WriteLine($"- First seen {ReportWriters.Time(s.FirstSeen)}, last seen {ReportWriters.Time(s.LastSeen)}; {s.EventCount} events, {s.ErrorCount} errors ({s.ErrorRatio.ToString("P1", CultureInfo.InvariantCulture)})");
         o.WriteLine($"- Accounts: {string.Join(", ", s.Accounts)}; regions: {string.Join(", ", s.Regions.Select(c => $"{c.Name} ({c.Events})"))}");
         o.WriteLine();
