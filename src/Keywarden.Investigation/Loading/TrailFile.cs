@@ -164,7 +164,7 @@ public static class TrailFileFinder
     {
         using var file = File.OpenRead(path);
         using Stream stream = gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
-        var buffer = new byte[64 * 1024];
+        var buffer = new byte[4 * 1024];
         var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
         var span = buffer.AsSpan(0, read);
         if (span.StartsWith(Encoding.UTF8.Preamble))

@@ -15,7 +15,7 @@ public static class TrailSources
 
         if (trail.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
         {
-            throw new TrailInputException("--trail s3:// is not available in this build");
+            return new S3TrailSource(trail, settings);
         }
 
         return new LocalTrailSource(trail);
