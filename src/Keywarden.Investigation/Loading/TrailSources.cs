@@ -10,7 +10,7 @@ public static class TrailSources
         ArgumentNullException.ThrowIfNull(trail);
         if (trail.Equals("lookup", StringComparison.OrdinalIgnoreCase))
         {
-            throw new TrailInputException("--trail lookup is not available in this build");
+            return new LookupEventsSource(settings);
         }
 
         if (trail.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
