@@ -18,6 +18,7 @@ internal static class KeywardenApp
         root.Subcommands.Add(VerifyCommand.Create(console));
         root.Subcommands.Add(AccountCommand.Create(console));
         root.Subcommands.Add(InvestigateCommand.Create(console));
+        root.Subcommands.Add(TrailCommand.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

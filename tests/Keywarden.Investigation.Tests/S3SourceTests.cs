@@ -95,5 +95,36 @@ public sealed class S3SourceTests(MotoServer moto) : IDisposable
         Assert.Equal("s3://no-such-trail-bucket: no such bucket", e.Message);
     }
 
+    [Fact]
+    public async Task Trail_validate_reads_digest_signatures_from_S3_metadata_and_catches_a_replaced_log()
+    {
+        using var chain = new DigestChain(_tree.Path("chain"), sidecarForEveryDigest: false);
+        using var s3 = Client();
+        await s3.PutBucketAsync("trail-digests");
+        foreach (var key in chain.DigestKeys.Concat(chain.LogKeys))
+        {
+            var put = new PutObjectRequest { BucketName = "trail-digests", Key = key, FilePath = chain.Path(key) };
+            if (chain.Signatures.TryGetValue(key, out var signature))
+            {
+                put.Metadata["signature"] = signature; // CloudTrail's x-amz-meta-signature
+                put.Metadata["signature-algorithm"] = "SHA256withRSA";
+            }
+
+            await s3.PutObjectAsync(put);
+        }
+
+        var keyFile = chain.WritePublicKey(_tree.Path("key.pem"));
+        var clean = await Integrity.TrailValidation.RunAsync("s3://trail-digests/AWSLogs/", keyFile, Settings, Credentials);
+        Assert.Empty(clean.Problems);
+        Assert.Equal(3, clean.DigestsValid);
+
+        var replaced = _tree.Write("replaced.json", "{\"Records\":[]}");
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = "trail-digests", Key = chain.LogKeys[0], FilePath = replaced });
+        var tampered = await Integrity.TrailValidation.RunAsync("s3://trail-digests/AWSLogs/", keyFile, Settings, Credentials);
+        var problem = Assert.Single(tampered.Problems);
+        Assert.Equal("changed", problem.Kind);
+        Assert.EndsWith(chain.LogKeys[0], problem.Path, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _tree.Dispose();
 }

@@ -32,12 +32,13 @@ public sealed record LookupPage(IReadOnlyList<string> Records, string? NextToken
 public sealed class CloudTrailClient : IDisposable
 {
     public const string LookupTarget = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+    public const string ListPublicKeysTarget = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListPublicKeys";
 
     private readonly AwsSettings _settings;
     private readonly AWSCredentials _credentials;
     private readonly HttpClient _http;
-    private readonly Dictionary<string, DateTime> _lastCall = new(StringComparer.Ordinal);
-    private readonly Lock _gate = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTime> _lastCall = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
 
     public CloudTrailClient(AwsSettings settings, AWSCredentials credentials, HttpMessageHandler? handler = null)
     {
@@ -71,7 +72,7 @@ public sealed class CloudTrailClient : IDisposable
             body["NextToken"] = nextToken;
         }
 
-        var answer = await SendAsync(region, "cloudtrail", JsonSerializer.Serialize(body), json: true, cancellationToken);
+        var answer = await SendAsync(region, "cloudtrail", JsonSerializer.Serialize(body), LookupTarget, cancellationToken);
         var records = new List<string>();
         using var doc = JsonDocument.Parse(answer);
         if (doc.RootElement.TryGetProperty("Events", out var events) && events.ValueKind == JsonValueKind.Array)
@@ -92,21 +93,52 @@ public sealed class CloudTrailClient : IDisposable
     /// <summary>The regions enabled for the account (ec2:DescribeRegions).</summary>
     public async Task<IReadOnlyList<string>> DescribeRegionsAsync(CancellationToken cancellationToken)
     {
-        var answer = await SendAsync(_settings.ResolvedRegion, "ec2", "Action=DescribeRegions&Version=2016-11-15", json: false, cancellationToken);
+        var answer = await SendAsync(_settings.ResolvedRegion, "ec2", "Action=DescribeRegions&Version=2016-11-15", target: null, cancellationToken);
         var xml = XDocument.Parse(answer);
         return [.. xml.Descendants().Where(e => e.Name.LocalName == "regionName").Select(e => e.Value).Distinct(StringComparer.Ordinal)];
     }
 
-    private async Task<string> SendAsync(string region, string service, string body, bool json, CancellationToken cancellationToken)
+    /// <summary>
+    /// The public keys CloudTrail signed a region's digest files with between two times (ListPublicKeys):
+    /// the DER (PKCS#1) key, its fingerprint and validity.
+    /// </summary>
+    public async Task<IReadOnlyList<(byte[] Der, string Fingerprint, DateTimeOffset? From, DateTimeOffset? To)>> ListPublicKeysAsync(string region, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+    {
+        var keys = new List<(byte[], string, DateTimeOffset?, DateTimeOffset?)>();
+        string? token = null;
+        do
+        {
+            var body = new Dictionary<string, object?> { ["StartTime"] = start.ToUnixTimeSeconds(), ["EndTime"] = end.ToUnixTimeSeconds() };
+            if (token is not null)
+            {
+                body["NextToken"] = token;
+            }
+
+            using var doc = JsonDocument.Parse(await SendAsync(region, "cloudtrail", JsonSerializer.Serialize(body), ListPublicKeysTarget, cancellationToken));
+            foreach (var key in doc.RootElement.TryGetProperty("PublicKeyList", out var list) ? list.EnumerateArray() : default)
+            {
+                static DateTimeOffset? Time(JsonElement e, string name) =>
+                    e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? DateTimeOffset.FromUnixTimeMilliseconds((long)(v.GetDouble() * 1000)) : null;
+                keys.Add((Convert.FromBase64String(key.GetProperty("Value").GetString() ?? ""), key.GetProperty("Fingerprint").GetString() ?? "", Time(key, "ValidityStartTime"), Time(key, "ValidityEndTime")));
+            }
+
+            token = doc.RootElement.TryGetProperty("NextToken", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        }
+        while (!string.IsNullOrEmpty(token));
+
+        return keys;
+    }
+
+    private async Task<string> SendAsync(string region, string service, string body, string? target, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
-            await PaceAsync(region, cancellationToken);
             var endpoint = new Uri(_settings.EndpointUrl ?? $"https://{service}.{region}.amazonaws.com/");
             var credentials = await _credentials.GetCredentialsAsync();
-            using var request = json
-                ? JsonProtocolSigner.Sign(endpoint, region, service, LookupTarget, body, credentials, DateTime.UtcNow)
+            using var request = target is not null
+                ? JsonProtocolSigner.Sign(endpoint, region, service, target, body, credentials, DateTime.UtcNow)
                 : Connection.QuerySigner.Sign(endpoint, region, service, body, credentials, DateTime.UtcNow);
+            await PaceAsync(region, cancellationToken); // last, so the pacing holds between the moments requests leave
             using var response = await _http.SendAsync(request, cancellationToken);
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
             if (response.IsSuccessStatusCode)
@@ -128,21 +160,24 @@ public sealed class CloudTrailClient : IDisposable
         }
     }
 
-    /// <summary>Waits until <see cref="MinInterval"/> has passed since the last call to the region.</summary>
+    /// <summary>Waits until <see cref="MinInterval"/> has passed since the last request left for the region.</summary>
     private async Task PaceAsync(string region, CancellationToken cancellationToken)
     {
-        TimeSpan wait;
-        lock (_gate)
+        var gate = _gates.GetOrAdd(region, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
         {
-            var now = DateTime.UtcNow;
-            var next = _lastCall.TryGetValue(region, out var last) ? last + MinInterval : now;
-            wait = next > now ? next - now : TimeSpan.Zero;
-            _lastCall[region] = (next > now ? next : now);
-        }
+            var due = (_lastCall.TryGetValue(region, out var last) ? last : DateTime.MinValue) + MinInterval;
+            for (var now = DateTime.UtcNow; now < due; now = DateTime.UtcNow)
+            {
+                await Task.Delay(due - now, cancellationToken);
+            }
 
-        if (wait > TimeSpan.Zero)
+            _lastCall[region] = DateTime.UtcNow;
+        }
+        finally
         {
-            await Task.Delay(wait, cancellationToken);
+            gate.Release();
         }
     }
 
@@ -175,5 +210,12 @@ public sealed class CloudTrailClient : IDisposable
         return (headerType ?? $"HTTP{(int)response.StatusCode}", $"HTTP {(int)response.StatusCode}");
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        foreach (var gate in _gates.Values)
+        {
+            gate.Dispose();
+        }
+    }
 }

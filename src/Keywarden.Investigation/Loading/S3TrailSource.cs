@@ -113,6 +113,50 @@ public sealed partial class S3TrailSource : ITrailSource
         }
     }
 
+    /// <summary>
+    /// Copies everything under the prefix (log files and digests) into <paramref name="folder"/>, keeping the
+    /// object keys as paths, and writes each digest's signature (S3 metadata x-amz-meta-signature) beside
+    /// it as DIGEST.signature, for <see cref="Integrity.DigestValidator"/>.
+    /// </summary>
+    public async Task<int> MirrorAsync(string folder, CancellationToken cancellationToken)
+    {
+        var config = _settings.Configure(new AmazonS3Config());
+        if (_settings.EndpointUrl is not null)
+        {
+            config.ForcePathStyle = true;
+        }
+
+        using var s3 = new AmazonS3Client(_credentials ?? _settings.ResolveCredentials(config), config);
+        try
+        {
+            var keys = (await ListAsync(s3, _prefix, delimiter: false, cancellationToken)).Where(k => k.EndsWith(".json.gz", StringComparison.Ordinal) || k.EndsWith(".json", StringComparison.Ordinal)).ToList();
+            await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (key, ct) =>
+            {
+                var path = Path.Combine(folder, SafeRelativePath(key));
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                using var response = await s3.GetObjectAsync(_bucket, key, ct);
+                await using (var file = File.Create(path))
+                {
+                    await response.ResponseStream.CopyToAsync(file, ct);
+                }
+
+                if (response.Metadata["x-amz-meta-signature"] is { Length: > 0 } signature)
+                {
+                    await File.WriteAllTextAsync(path + Integrity.DigestValidator.SignatureSuffix, signature, ct);
+                }
+            });
+            return keys.Count;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound || e.ErrorCode == "NoSuchBucket")
+        {
+            throw new TrailInputException($"s3://{_bucket}: no such bucket", e);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.Forbidden)
+        {
+            throw new TrailInputException($"s3://{_bucket}/{_prefix}: access denied ({e.ErrorCode}): Keywarden's credentials need s3:ListBucket and s3:GetObject", e);
+        }
+    }
+
     /// <summary>The day folders to list: accounts (and organization folders), then regions, then the days of the window.</summary>
     private async Task<List<string>> DayPrefixesAsync(IAmazonS3 s3, TrailQuery query, CancellationToken cancellationToken)
     {
