@@ -10,6 +10,7 @@
 #   KW_BENCH_RUNS        timed runs of keywarden and of the raw query (default 3; median wall, max RSS)
 #   KW_BENCH_JQ_RUNS     timed runs of jq (default 1: it is the slow one)
 #   KW_BENCH_SKIP_JQ=1   leave jq out
+#   KW_BENCH_HYPERFINE=1 also time keywarden and the raw query with hyperfine (installs it)
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -34,7 +35,7 @@ mkdir -p "$LOGS"
 # ---------------------------------------------------------------- 1. tools
 missing=()
 command -v jq >/dev/null || missing+=(jq)
-command -v hyperfine >/dev/null || missing+=(hyperfine)
+if [ "${KW_BENCH_HYPERFINE:-0}" = 1 ] && ! command -v hyperfine >/dev/null; then missing+=(hyperfine); fi
 [ -x /usr/bin/time ] || missing+=(time)
 command -v python3 >/dev/null || die "python3 is required (the trail generator)"
 if [ ${#missing[@]} -gt 0 ]; then
@@ -95,6 +96,12 @@ for i in $(seq "$RUNS"); do
     time_run keywarden "$WORK/keywarden.out" "$KW" investigate "$KEY" --trail "$TRAIL" --format json --output "$WORK/report.json"
     time_run raw-sql "$WORK/raw-sql.out" "$HARNESS" "$TRAIL" "$KEY"
 done
+if [ "${KW_BENCH_HYPERFINE:-0}" = 1 ]; then
+    step "hyperfine: keywarden and the raw query"
+    hyperfine --warmup 1 --runs "$RUNS" --export-markdown "$WORK/hyperfine.md" \
+        "$KW investigate $KEY --trail $TRAIL --format json --output $WORK/report.json" \
+        "$HARNESS $TRAIL $KEY"
+fi
 JQ_SCRIPT='.Records[] | select(.userIdentity.accessKeyId == $k)'
 if [ "${KW_BENCH_SKIP_JQ:-0}" != 1 ]; then
     step "Timing jq ($JQ_RUNS run(s)): zcat FILES | jq -c '$JQ_SCRIPT'"
