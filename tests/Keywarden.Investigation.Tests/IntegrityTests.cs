@@ -102,6 +102,17 @@ public sealed class IntegrityTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_a_key_file_the_keys_come_from_ListPublicKeys()
+    {
+        using var fixture = new LookupFixture([], publicKey: _chain.Key);
+        var settings = new Keywarden.Aws.Connection.AwsSettings { EndpointUrl = fixture.Endpoint, Region = "us-east-1" };
+        var report = await TrailValidation.RunAsync(_chain.Root, null, settings, new Amazon.Runtime.BasicAWSCredentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
+        Assert.Empty(report.Problems);
+        Assert.Equal(3, report.DigestsValid);
+        Assert.Contains(fixture.Requests, r => r.Service == "cloudtrail:ListPublicKeys" && r.Region == DigestChain.Region);
+    }
+
+    [Fact]
     public void A_public_key_file_in_PEM_is_read_and_fingerprinted_like_CloudTrail()
     {
         var pem = _chain.WritePublicKey(_tree.Path("key.pem"));

@@ -27,10 +27,12 @@ internal sealed partial class LookupFixture : IDisposable
     private readonly ConcurrentDictionary<string, bool> _throttled = new(StringComparer.Ordinal);
     private readonly string _recorded = Path.Combine(AppContext.BaseDirectory, "Recorded");
     private readonly Task _loop;
+    private readonly Integrity.TrailPublicKey? _publicKey;
 
-    public LookupFixture(IReadOnlyList<JsonObject> records, string? deniedKey = null)
+    public LookupFixture(IReadOnlyList<JsonObject> records, string? deniedKey = null, Integrity.TrailPublicKey? publicKey = null)
     {
         _records = records;
+        _publicKey = publicKey;
         DeniedKey = deniedKey;
         var port = FreePort();
         Endpoint = $"http://127.0.0.1:{port}/";
@@ -86,6 +88,15 @@ internal sealed partial class LookupFixture : IDisposable
         {
             Requests.Enqueue(new LookupRequest(DateTime.UtcNow, service, region, null, null, 200));
             Reply(context, 200, "text/xml", File.ReadAllText(Path.Combine(_recorded, "describe-regions.xml")));
+            return;
+        }
+
+        if (context.Request.Headers["X-Amz-Target"] == "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListPublicKeys" && _publicKey is not null)
+        {
+            Requests.Enqueue(new LookupRequest(DateTime.UtcNow, "cloudtrail:ListPublicKeys", region, null, null, 200));
+            Reply(context, 200, "application/x-amz-json-1.1", File.ReadAllText(Path.Combine(_recorded, "list-public-keys.json"))
+                .Replace("{{value}}", Convert.ToBase64String(_publicKey.Key.ExportRSAPublicKey()), StringComparison.Ordinal)
+                .Replace("{{fingerprint}}", _publicKey.Fingerprint, StringComparison.Ordinal));
             return;
         }
 

@@ -221,8 +221,9 @@ public sealed class TrailStore : IDisposable
         stream.ReadExactly(trailer);
         var size = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
 
-        // A multi-member gzip reports only its last member: never trust less than the compressed length × 20.
-        return Math.Max(size, info.Length * 20);
+        // A multi-member gzip reports only its last member, which can look smaller than the file: then
+        // assume JSON's usual 20:1 ratio. CloudTrail writes single-member files, whose ISIZE is exact.
+        return size >= info.Length ? size : Math.Min(info.Length * 20, 1L << 30);
     }
 
     // A SIEM export may carry the document as a JSON string; read the object inside it.
