@@ -96,7 +96,7 @@ internal sealed class AttackScenario
         var session = Caller.Session(SessionKey, Account, $"arn:aws:iam::{Account}:user/deploy-bot", "IAMUser", null) with { UserName = "deploy-bot", PrincipalId = victim.PrincipalId };
         foreach (var region in GpuRegions)
         {
-            var instance = $"i-0{Math.Abs(region.GetHashCode(StringComparison.Ordinal)):x8}{GpuRegions.ToList().IndexOf(region):x2}";
+            var instance = $"i-0{random.Next():x8}{Array.IndexOf(GpuRegions, region):x2}";
             Instances[region] = instance;
             Mine(Trail.Add(session, Next(20), "ec2", "RunInstances", region, AttackerIp,
                 new JsonObject { ["instanceType"] = "p4d.24xlarge", ["instancesSet"] = new JsonObject { ["items"] = new JsonArray(new JsonObject { ["imageId"] = "ami-0abcdef1234567890", ["minCount"] = 1, ["maxCount"] = 1 }) } },
@@ -183,7 +183,7 @@ internal sealed class AttackScenario
     public string FailedStopLoggingId { get; }
     public string ConsoleLoginId { get; }
     public Dictionary<string, string> Instances { get; } = new(StringComparer.Ordinal);
-    public TrailRecords Trail { get; } = new();
+    public TrailRecords Trail { get; } = new(seed: 6);
 
     private readonly List<JsonObject> _mine = [];
     private readonly List<JsonObject> _signinWithoutKey = [];
@@ -205,12 +205,13 @@ internal sealed class AttackScenario
         var ndjson = records.Where((_, i) => i % 11 == 5).ToHashSet();
         var zipped = records.Where((_, i) => i % 11 == 7).ToHashSet();
         var rest = records.Where(r => !siem.Contains(r) && !ndjson.Contains(r) && !zipped.Contains(r));
+        var fileNumber = 0;
         foreach (var group in rest.GroupBy(r => (Region: r["awsRegion"]!.GetValue<string>(), Hour: r["eventTime"]!.GetValue<string>()[..13])))
         {
             var stamp = group.Key.Hour.Replace("-", "", StringComparison.Ordinal).Replace(":", "", StringComparison.Ordinal);
             var day = group.Key.Hour[..10].Replace('-', '/');
             TrailRecords.WriteCloudTrailFile(Path.Combine(root, "AWSLogs", Account, "CloudTrail", group.Key.Region, day,
-                $"{Account}_CloudTrail_{group.Key.Region}_{stamp}00Z_{Math.Abs(group.Key.GetHashCode()):x8}.json.gz"), group);
+                $"{Account}_CloudTrail_{group.Key.Region}_{stamp}00Z_{fileNumber++:x16}.json.gz"), group);
         }
 
         // CloudTrail can deliver a record twice: the same eventIDs again in another file.

@@ -12,7 +12,7 @@ public sealed class LoadingTests : IDisposable
 
     private JsonObject[] Records(int count, int offset = 0)
     {
-        var trail = new TrailRecords();
+        var trail = new TrailRecords(seed: 1000 + offset); // distinct event IDs for each batch
         var caller = Caller.User(_key, "111122223333", "dev");
         for (var i = 0; i < count; i++)
         {

@@ -86,7 +86,8 @@ public sealed class LookupSourceTests
             var times = region.Select(r => r.At).Order().ToList();
             for (var i = 1; i < times.Count; i++)
             {
-                Assert.True(times[i] - times[i - 1] >= Interval - TimeSpan.FromMilliseconds(5), $"{region.Key}: two calls {(times[i] - times[i - 1]).TotalMilliseconds} ms apart");
+                // A few milliseconds of thread-pool scheduling sit between pacing and this log on a busy machine; unpaced calls would be ~1 ms apart.
+                Assert.True(times[i] - times[i - 1] >= Interval - TimeSpan.FromMilliseconds(20), $"{region.Key}: two calls {(times[i] - times[i - 1]).TotalMilliseconds} ms apart");
                 var inOneSecond = times.Count(t => t >= times[i] && t < times[i] + TimeSpan.FromSeconds(1));
                 Assert.True(inOneSecond <= (int)(1000 / Interval.TotalMilliseconds) + 1, $"{region.Key}: {inOneSecond} calls within one second");
             }

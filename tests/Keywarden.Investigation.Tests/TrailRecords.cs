@@ -26,7 +26,11 @@ internal sealed record Caller(string KeyId, string Account, string Arn, string T
 internal sealed class TrailRecords
 {
     private readonly List<JsonObject> _records = [];
+    private readonly Random _random;
     private int _sequence;
+
+    /// <summary>IDs come from <paramref name="seed"/>, so the same scenario writes the same records (golden files).</summary>
+    public TrailRecords(int seed = 1) => _random = new Random(seed);
 
     public IReadOnlyList<JsonObject> Records => _records;
 
@@ -70,7 +74,7 @@ internal sealed class TrailRecords
             ["errorMessage"] = errorMessage,
             ["requestParameters"] = request,
             ["responseElements"] = response,
-            ["requestID"] = Guid.NewGuid().ToString(),
+            ["requestID"] = NextGuid().ToString(),
             ["eventID"] = NextEventId(),
             ["readOnly"] = readOnly,
             ["eventType"] = "AwsApiCall",
@@ -96,7 +100,14 @@ internal sealed class TrailRecords
         return record;
     }
 
-    public string NextEventId() => $"{Guid.NewGuid():D}".Remove(0, 4).Insert(0, (++_sequence).ToString("x4", CultureInfo.InvariantCulture));
+    public string NextEventId() => $"{NextGuid():D}".Remove(0, 4).Insert(0, (++_sequence).ToString("x4", CultureInfo.InvariantCulture));
+
+    private Guid NextGuid()
+    {
+        var bytes = new byte[16];
+        _random.NextBytes(bytes);
+        return new Guid(bytes);
+    }
 
     public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 

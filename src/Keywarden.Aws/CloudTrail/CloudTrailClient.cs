@@ -45,8 +45,8 @@ public sealed class CloudTrailClient : IDisposable
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _credentials = credentials;
-        _http = handler is null ? new HttpClient() : new HttpClient(handler);
-        _http.Timeout = settings.Timeout;
+        // Pacing is the last step before the wire, so the interval holds between the moments requests leave.
+        _http = new HttpClient(new PacingHandler(this, handler ?? new HttpClientHandler())) { Timeout = settings.Timeout };
     }
 
     /// <summary>The least time between two calls to one region (LookupEvents' quota is 2 per second).</summary>
@@ -138,7 +138,7 @@ public sealed class CloudTrailClient : IDisposable
             using var request = target is not null
                 ? JsonProtocolSigner.Sign(endpoint, region, service, target, body, credentials, DateTime.UtcNow)
                 : Connection.QuerySigner.Sign(endpoint, region, service, body, credentials, DateTime.UtcNow);
-            await PaceAsync(region, cancellationToken); // last, so the pacing holds between the moments requests leave
+            request.Options.Set(RegionOption, region);
             using var response = await _http.SendAsync(request, cancellationToken);
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
             if (response.IsSuccessStatusCode)
@@ -157,6 +157,21 @@ public sealed class CloudTrailClient : IDisposable
             }
 
             throw new CloudTrailException(code, $"{service}.{region}: {message}", response.StatusCode);
+        }
+    }
+
+    private static readonly HttpRequestOptionsKey<string> RegionOption = new("keywarden.region");
+
+    private sealed class PacingHandler(CloudTrailClient client, HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Options.TryGetValue(RegionOption, out var region))
+            {
+                await client.PaceAsync(region, cancellationToken);
+            }
+
+            return await base.SendAsync(request, cancellationToken);
         }
     }
 
