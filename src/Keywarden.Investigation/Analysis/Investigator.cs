@@ -130,7 +130,9 @@ public static class Investigator
 
         store.SetLineage(known, arns.Keys);
         sessionArns = [.. arns.Keys];
-        return keys;
+
+        // The leaked key first, then in the order the keys were minted.
+        return [keys[0], .. keys.Skip(1).OrderBy(k => k.EventTime).ThenBy(k => k.KeyId, StringComparer.Ordinal)];
     }
 
     private static InvestigationSummary Summarize(IReadOnlyList<TrailEvent> all, HashSet<string> lineage, IReadOnlyList<Reports.Detection> detections)
@@ -144,8 +146,10 @@ public static class Investigator
         var ips = events.Where(e => e.SourceIp is not null).GroupBy(e => e.SourceIp!, StringComparer.Ordinal)
             .Select(g => new SourceIpSummary(g.Key, g.Count(), g.Min(e => e.EventTime), g.Max(e => e.EventTime)))
             .OrderBy(s => s.FirstSeen).ThenBy(s => s.Ip, StringComparer.Ordinal).ToList();
-        var principals = events.GroupBy(e => (e.Arn, e.IdentityType, e.AccountId, e.UserName, Key: e.AccessKeyId!))
-            .Select(g => new Principal(g.Key.Arn, g.Key.IdentityType, g.Key.AccountId, g.Key.UserName, g.Key.Key))
+        // One principal per ARN and key: exports that drop userName or type must not split it.
+        var principals = events.GroupBy(e => (e.Arn, Key: e.AccessKeyId!))
+            .Select(g => new Principal(g.Key.Arn, g.Select(e => e.IdentityType).FirstOrDefault(t => t is not null), g.Select(e => e.AccountId).FirstOrDefault(a => a is not null),
+                g.Select(e => e.UserName).FirstOrDefault(u => u is not null), g.Key.Key))
             .OrderBy(p => p.KeyId, StringComparer.Ordinal).ThenBy(p => p.Arn, StringComparer.Ordinal).ToList();
         var bySeverity = DetectionRule.Severities.Reverse().ToDictionary(s => s, s => (long)detections.Count(d => d.Severity == s), StringComparer.Ordinal);
         return new InvestigationSummary(
