@@ -21,6 +21,8 @@ internal static class KeywardenApp
         root.Subcommands.Add(ContainmentCommands.CreateRelease(console));
         root.Subcommands.Add(CasesCommands.CreateRespond(console));
         root.Subcommands.Add(CasesCommands.CreateCases(console));
+        root.Subcommands.Add(InvestigateCommand.Create(console));
+        root.Subcommands.Add(TrailCommand.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,0 +1,457 @@
+using System.Globalization;
+using DuckDB.NET.Data;
+using Keywarden.Investigation.Analysis;
+
+namespace Keywarden.Investigation.Loading;
+
+/// <summary>A time window; either end may be open.</summary>
+public sealed record TimeWindow(DateTimeOffset? Since, DateTimeOffset? Until)
+{
+    public static TimeWindow All { get; } = new(null, null);
+
+    public bool Contains(DateTimeOffset? time) =>
+        time is null ? Since is null && Until is null : (Since is null || time >= Since) && (Until is null || time < Until);
+}
+
+/// <summary>
+/// The analytical store: an embedded DuckDB database in a work folder, filled in two passes. DuckDB
+/// reads the JSON itself (plain or gzipped, in parallel, with explicit column types). The first pass keeps
+/// a narrow index of every record (event hash, time, key, ARN, address, region, account, minted key or
+/// session, and which file it came from): enough to follow the lineage, pivot on addresses and learn the
+/// usual regions. The second pass reads the full records of the lineage, documents included, from the
+/// files that hold them only. The database lives on disk with a memory limit, so a year of an
+/// organization's trail fits a small machine: DuckDB spills to its folder instead of growing.
+/// </summary>
+public sealed class TrailStore : IDisposable
+{
+    /// <summary>Calls whose answer carries a new credential (responseElements.credentials.accessKeyId) or session ARN.</summary>
+    internal static readonly string[] MintingEvents = ["GetSessionToken", "GetFederationToken", "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot", "CreateAccessKey"];
+
+    /// <summary>The largest single record DuckDB accepts in array and JSON-lines files (CloudTrail records are kilobytes).</summary>
+    private const long MaxRecordBytes = 16L << 20;
+
+    private readonly DuckDBConnection _connection;
+    private readonly List<TrailFile> _files = [];
+    private TimeWindow _window = TimeWindow.All;
+    private string _capturedKey = "";
+    private long _loaded;
+
+    public TrailStore(string workFolder, int? threads = null, string memoryLimit = "2GB")
+    {
+        Directory.CreateDirectory(workFolder);
+        _connection = new DuckDBConnection($"DataSource={Path.Combine(workFolder, "trail.duckdb")}");
+        _connection.Open();
+        Execute($"SET memory_limit = '{memoryLimit}'");
+        Execute($"SET temp_directory = '{Escape(Path.Combine(workFolder, "spill"))}'");
+        Execute("SET preserve_insertion_order = false");
+        if (threads is > 0)
+        {
+            Execute($"SET threads = {threads.Value.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        // One row per (key, ARN, address, account, region, file): DuckDB aggregates while it reads, which costs
+        // about what a filtering scan costs, where storing every record would cost far more.
+        Execute($"""
+            CREATE TABLE idx (
+              access_key_id VARCHAR, arn VARCHAR, source_ip VARCHAR, account VARCHAR, aws_region VARCHAR, file_id UBIGINT,
+              records BIGINT, first_seen TIMESTAMP, last_seen TIMESTAMP,
+              mints STRUCT(minted_key VARCHAR, minted_arn VARCHAR, event_name VARCHAR, event_id VARCHAR, event_time TIMESTAMP)[],
+              captured STRUCT({string.Join(", ", TrailFields.All.Select(f => $"{Quote(f.Canonical)} VARCHAR"))})[])
+            """);
+        Execute("CREATE TABLE files (file_id UBIGINT, path VARCHAR)");
+        Execute("CREATE TEMP TABLE lineage (key VARCHAR)");
+        Execute("CREATE TEMP TABLE session_arns (arn VARCHAR)");
+        Execute("CREATE TEMP TABLE attacker_ips (ip VARCHAR)");
+    }
+
+    /// <summary>Records read so far (duplicates included).</summary>
+    public long Loaded => _loaded;
+
+    /// <summary>
+    /// Indexes files. Files of one form and compression are read by one DuckDB query, in parallel; a failing
+    /// group is retried file by file so the error names its file.
+    /// </summary>
+    public long Load(IReadOnlyList<TrailFile> files, TimeWindow window, string capturedKey, CancellationToken cancellationToken = default)
+    {
+        _capturedKey = capturedKey;
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(window);
+        _window = window;
+        _files.AddRange(files);
+        using (var appender = _connection.CreateAppender("files"))
+        {
+            foreach (var file in files)
+            {
+                var row = appender.CreateRow();
+                row.AppendNullValue();
+                row.AppendValue(file.Path);
+                row.EndRow();
+            }
+        }
+
+        Execute("UPDATE files SET file_id = hash(path) WHERE file_id IS NULL");
+        foreach (var group in files.GroupBy(f => (f.Form, f.Gzip)))
+        {
+            var paths = group.Select(f => f.Path).ToList();
+            PerGroup(paths, group.Key.Form, group.Key.Gzip, p => ExecuteNonQuery(IndexSql(p, group.Key.Form, group.Key.Gzip, window, capturedKey), cancellationToken));
+        }
+
+        var before = _loaded;
+        _loaded = Query("SELECT coalesce(sum(records), 0)::BIGINT FROM idx", r => r.GetInt64(0))[0];
+        return _loaded - before;
+    }
+
+    // One query for the group; when it fails, file by file, so the error names the file.
+    private static long PerGroup(List<string> paths, TrailForm form, bool gzip, Func<IReadOnlyList<string>, long> run)
+    {
+        try
+        {
+            return run(paths);
+        }
+        catch (DuckDBException) when (paths.Count > 1)
+        {
+            return paths.Sum(path => PerGroup([path], form, gzip, run));
+        }
+        catch (DuckDBException e)
+        {
+            throw new TrailInputException($"{paths[0]}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
+        }
+    }
+
+    private long ExecuteNonQuery(string sql, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        using var registration = cancellationToken.Register(command.Cancel);
+        var rows = command.ExecuteNonQuery();
+        cancellationToken.ThrowIfCancellationRequested();
+        return rows;
+    }
+
+    /// <summary>
+    /// The source of canonical records for one group of files: a SELECT whose columns are the canonical
+    /// field names (eventID, userIdentity.accessKeyId, ...) computed from every alias, plus file_id.
+    /// </summary>
+    internal static string CanonicalSource(IReadOnlyList<string> paths, TrailForm form, bool gzip, IReadOnlyList<string> canonicalFields)
+    {
+        // CloudTrail's own {"Records":[...]} files use CloudTrail's names; the aliases of SIEM exports are
+        // looked for in arrays and JSON lines only, which keeps the struct DuckDB fills per record small.
+        var fields = canonicalFields.Select(TrailFields.Get).Select(f => form == TrailForm.Records ? f with { Paths = [f.CanonicalPath] } : f).ToList();
+        var fileList = "[" + string.Join(", ", paths.Select(p => $"'{Escape(p)}'")) + "]";
+
+        // DuckDB reserves a buffer of twice maximum_object_size per reading thread: size it to the group's
+        // largest {"Records":[...]} file (one object), and to one record for the other forms.
+        var maxObject = form == TrailForm.Records ? Math.Max(1L << 20, paths.Max(p => UncompressedSize(p, gzip)) + 1024) : MaxRecordBytes;
+        var common = $"compression = '{(gzip ? "gzip" : "uncompressed")}', maximum_object_size = {maxObject.ToString(CultureInfo.InvariantCulture)}, filename = true";
+        var source = form switch
+        {
+            TrailForm.Records => $"(SELECT unnest(Records) AS r, filename FROM read_json({fileList}, format = 'auto', records = 'true', {common}, columns = {{Records: '{TypeOf(Tree(fields))}[]'}}))",
+            TrailForm.Array => $"read_json({fileList}, format = 'array', {common}, columns = {ColumnsParameter(fields)}) AS r",
+            _ => $"read_json({fileList}, format = 'auto', records = 'true', {common}, columns = {ColumnsParameter(fields)}) AS r",
+        };
+        var columns = fields.Select(f => f.Canonical switch
+        {
+            "eventID" => $"coalesce({Coalesce(f)}, 'no-event-id-' || gen_random_uuid()::VARCHAR) AS {Quote(f.Canonical)}",
+            _ when f.IsJson => $"{UnwrapJson(Coalesce(f))} AS {Quote(f.Canonical)}",
+            _ => $"{Coalesce(f)} AS {Quote(f.Canonical)}",
+        });
+        return $"SELECT {string.Join(", ", columns)}, hash(filename) AS file_id FROM {source}";
+    }
+
+    /// <summary>The first pass: aggregates every record into the index, keeping each successful minting call.</summary>
+    internal static string IndexSql(IReadOnlyList<string> paths, TrailForm form, bool gzip, TimeWindow window, string capturedKey)
+    {
+        var all = TrailFields.All.Select(f => f.Canonical).ToList();
+        var capture = string.Join(", ", all.Select(n => $"{Quote(n)} := {Quote(n)}::VARCHAR"));
+        var mintCredential = string.Join(", ", MintingEvents.Where(e => e != "CreateAccessKey").Select(e => $"'{e}'"));
+        var name = string.Format(CultureInfo.InvariantCulture, TrailEvent.NormalizeEventNameSql, "\"eventName\"");
+        var time = TimeExpression("\"eventTime\"");
+        return $"""
+            INSERT INTO idx
+            SELECT access_key_id, arn, source_ip, account, aws_region, file_id, count(*), min(event_time), max(event_time),
+              list(struct_pack(minted_key := minted_key, minted_arn := minted_arn, event_name := event_name, event_id := event_id, event_time := event_time))
+                FILTER (WHERE (minted_key IS NOT NULL OR minted_arn IS NOT NULL) AND error_code IS NULL),
+              list(struct_pack({capture})) FILTER (WHERE access_key_id = '{Escape(capturedKey)}')
+            FROM (
+              SELECT *, "userIdentity.accessKeyId" AS access_key_id, "userIdentity.arn" AS arn, "sourceIPAddress" AS source_ip,
+                coalesce("recipientAccountId", "userIdentity.accountId") AS account, "awsRegion" AS aws_region, file_id,
+                {time} AS event_time, "errorCode" AS error_code, "eventName" AS event_name, "eventID" AS event_id,
+                CASE WHEN {name} IN ({mintCredential}) THEN json_extract_string("responseElements", '$.credentials.accessKeyId')
+                     WHEN {name} = 'CreateAccessKey' THEN json_extract_string("responseElements", '$.accessKey.accessKeyId') END AS minted_key,
+                CASE WHEN {name} = 'GetFederationToken' THEN json_extract_string("responseElements", '$.federatedUser.arn')
+                     WHEN {name} LIKE 'AssumeRole%' THEN json_extract_string("responseElements", '$.assumedRoleUser.arn') END AS minted_arn
+              FROM ({CanonicalSource(paths, form, gzip, all)})
+              {WindowFilter(time, window)})
+            GROUP BY ALL
+            """;
+    }
+
+    private static string TimeExpression(string column) =>
+        $"coalesce(TRY_CAST({column} AS TIMESTAMP), CASE WHEN regexp_full_match({column}, '[0-9]{{13}}') THEN make_timestamp(TRY_CAST({column} AS BIGINT) * 1000) END)";
+
+    private static string WindowFilter(string time, TimeWindow window)
+    {
+        var where = new List<string>();
+        if (window.Since is { } since)
+        {
+            where.Add($"{time} >= TIMESTAMP '{since.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}'");
+        }
+
+        if (window.Until is { } until)
+        {
+            where.Add($"{time} < TIMESTAMP '{until.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}'");
+        }
+
+        return where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where);
+    }
+
+    /// <summary>The uncompressed size of a file: its length, or for gzip the ISIZE trailer (RFC 1952; modulo 4 GiB, more than any CloudTrail file).</summary>
+    internal static long UncompressedSize(string path, bool gzip)
+    {
+        var info = new FileInfo(path);
+        if (!gzip || info.Length < 18)
+        {
+            return info.Length;
+        }
+
+        using var stream = File.OpenRead(path);
+        stream.Seek(-4, SeekOrigin.End);
+        Span<byte> trailer = stackalloc byte[4];
+        stream.ReadExactly(trailer);
+        var size = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+
+        // A multi-member gzip reports only its last member, which can look smaller than the file: then
+        // assume JSON's usual 20:1 ratio. CloudTrail writes single-member files, whose ISIZE is exact.
+        return size >= info.Length ? size : Math.Min(info.Length * 20, 1L << 30);
+    }
+
+    // A SIEM export may carry the document as a JSON string; read the object inside it.
+    private static string UnwrapJson(string expression) =>
+        $"CASE WHEN json_type({expression}) = 'VARCHAR' THEN TRY_CAST(json_extract_string({expression}, '$') AS JSON) ELSE {expression} END";
+
+    private static string Coalesce(TrailFields.Field field)
+    {
+        var parts = field.Paths.Select(p => "r." + string.Join('.', p.Select(Quote))).ToList();
+        return parts.Count == 1 ? parts[0] : $"coalesce({string.Join(", ", parts)})";
+    }
+
+    /// <summary>DuckDB's columns parameter: every name any alias uses, nested names as STRUCTs.</summary>
+    private static string ColumnsParameter(IEnumerable<TrailFields.Field> fields)
+    {
+        var tree = Tree(fields);
+        return "{" + string.Join(", ", tree.Select(n => $"{Quote(n.Key)}: '{TypeOf(n.Value)}'")) + "}";
+    }
+
+    private static SortedDictionary<string, object> Tree(IEnumerable<TrailFields.Field> fields)
+    {
+        var root = new SortedDictionary<string, object>(StringComparer.Ordinal);
+        foreach (var field in fields)
+        {
+            foreach (var path in field.Paths)
+            {
+                var node = root;
+                for (var i = 0; i < path.Length - 1; i++)
+                {
+                    if (!node.TryGetValue(path[i], out var child))
+                    {
+                        child = new SortedDictionary<string, object>(StringComparer.Ordinal);
+                        node[path[i]] = child;
+                    }
+
+                    node = (SortedDictionary<string, object>)child;
+                }
+
+                node[path[^1]] = field.IsJson ? "JSON" : "VARCHAR";
+            }
+        }
+
+        return root;
+    }
+
+    private static string TypeOf(object node) => node switch
+    {
+        string type => type,
+        SortedDictionary<string, object> children => "STRUCT(" + string.Join(", ", children.Select(c => $"{Quote(c.Key)} {TypeOf(c.Value)}")) + ")",
+        _ => throw new InvalidOperationException("unexpected node"),
+    };
+
+    private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    internal static string Escape(string value) => value.Replace("'", "''", StringComparison.Ordinal);
+
+    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+
+    /// <summary>Replaces the keys of the lineage, the session ARNs it minted and the attacker's addresses, which later queries join on.</summary>
+    public void SetLineage(IEnumerable<string> keys, IEnumerable<string> sessionArns)
+    {
+        Fill("lineage", keys);
+        Fill("session_arns", sessionArns);
+    }
+
+    public void SetAttackerIps(IEnumerable<string> ips) => Fill("attacker_ips", ips);
+
+    private void Fill(string table, IEnumerable<string> values)
+    {
+        Execute($"DELETE FROM {table}");
+        using var appender = _connection.CreateAppender(table);
+        foreach (var value in values.Distinct(StringComparer.Ordinal))
+        {
+            var row = appender.CreateRow();
+            row.AppendValue(value);
+            row.EndRow();
+        }
+    }
+
+    /// <summary>Successful calls by a lineage key that minted a credential or a session.</summary>
+    public IReadOnlyList<MintRecord> Mints()
+    {
+        const string sql = """
+            SELECT access_key_id, m.minted_key, m.minted_arn, m.event_name, m.event_id, strftime(min(m.event_time), '%Y-%m-%dT%H:%M:%SZ')
+            FROM (SELECT access_key_id, unnest(mints) AS m FROM idx WHERE access_key_id IN (SELECT key FROM lineage) AND len(mints) > 0)
+            GROUP BY ALL
+            """;
+        return Query(sql, r => new MintRecord(r.GetString(0), Str(r, 1), Str(r, 2), r.GetString(3), r.GetString(4), TrailEvent.ParseTime(Str(r, 5))));
+    }
+
+    /// <summary>
+    /// Keys seen acting as a session the lineage minted (same ARN) that no recorded call minted: the console
+    /// sign-in pivot, where a federation token becomes a console session through the sign-in endpoint.
+    /// </summary>
+    public IReadOnlyList<(string Key, string Arn, DateTimeOffset? First)> UnmintedKeysOfSessions()
+    {
+        const string sql = """
+            SELECT access_key_id, arn, strftime(min(first_seen), '%Y-%m-%dT%H:%M:%SZ')
+            FROM idx
+            WHERE arn IN (SELECT arn FROM session_arns) AND access_key_id IS NOT NULL
+              AND access_key_id NOT IN (SELECT key FROM lineage)
+              AND access_key_id NOT IN (SELECT unnest(mints).minted_key FROM idx WHERE len(mints) > 0)
+            GROUP BY access_key_id, arn
+            """;
+        return Query(sql, r => (r.GetString(0), r.GetString(1), TrailEvent.ParseTime(Str(r, 2))));
+    }
+
+    /// <summary>
+    /// The second pass: every distinct event of the lineage keys, and the key-less sign-in events of the
+    /// sessions it minted, in time order, read in full from the files that hold them.
+    /// </summary>
+    public IReadOnlyList<TrailEvent> LineageEvents(CancellationToken cancellationToken = default)
+    {
+        // The leaked key's own records were captured while indexing; only the files that hold records of the
+        // keys minted from it (or key-less sign-ins of its sessions) are read again.
+        var wanted = Query($"""
+            SELECT DISTINCT f.path FROM idx e JOIN files f ON e.file_id = f.file_id
+            WHERE (e.access_key_id IN (SELECT key FROM lineage) AND e.access_key_id <> '{Escape(_capturedKey)}')
+               OR (e.access_key_id IS NULL AND e.arn IN (SELECT arn FROM session_arns))
+            """, r => r.GetString(0)).ToHashSet(StringComparer.Ordinal);
+        var names = TrailFields.All.Select(f => f.Canonical).ToList();
+        Execute("DROP TABLE IF EXISTS lineage_events");
+        Execute($"CREATE TEMP TABLE lineage_events ({string.Join(", ", names.Select(n => $"{Quote(n)} VARCHAR"))})");
+        Execute($"""
+            INSERT INTO lineage_events SELECT {string.Join(", ", names.Select(n => $"c.{Quote(n)}"))}
+            FROM (SELECT unnest(captured) AS c FROM idx WHERE len(captured) > 0 AND access_key_id IN (SELECT key FROM lineage))
+            """);
+        foreach (var group in _files.Where(f => wanted.Contains(f.Path)).DistinctBy(f => f.Path, StringComparer.Ordinal).GroupBy(f => (f.Form, f.Gzip)))
+        {
+            var time = TimeExpression("\"eventTime\"");
+            var window = WindowFilter(time, _window);
+            var filter = """
+                ("userIdentity.accessKeyId" IN (SELECT key FROM lineage)
+                  OR ("userIdentity.accessKeyId" IS NULL AND "userIdentity.arn" IN (SELECT arn FROM session_arns) AND "eventSource" = 'signin.amazonaws.com'))
+                """;
+            PerGroup([.. group.Select(f => f.Path)], group.Key.Form, group.Key.Gzip, paths => ExecuteNonQuery(
+                $"INSERT INTO lineage_events SELECT {string.Join(", ", names.Select(Quote))} FROM ({CanonicalSource(paths, group.Key.Form, group.Key.Gzip, names)}) "
+                + (window.Length == 0 ? $"WHERE {filter}" : $"{window} AND {filter}"),
+                cancellationToken));
+        }
+
+        var sql = $"""
+            SELECT {string.Join(", ", names.Select(n => n == "eventTime" ? $"strftime({TimeExpression(Quote(n))}, '%Y-%m-%dT%H:%M:%SZ')" : Quote(n)))}
+            FROM (SELECT DISTINCT ON ("eventID") * FROM lineage_events)
+            ORDER BY {TimeExpression("\"eventTime\"")}, "eventID"
+            """;
+        return Query(sql, r =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var columns = new Dictionary<string, string?>(StringComparer.Ordinal);
+            for (var i = 0; i < names.Count; i++)
+            {
+                columns[names[i]] = Str(r, i);
+            }
+
+            return TrailEvent.FromColumns(columns);
+        });
+    }
+
+    /// <summary>Other principals active from the attacker's addresses.</summary>
+    public IReadOnlyList<IpPivotEntry> IpPivot()
+    {
+        const string sql = """
+            SELECT source_ip, coalesce(arn, '(unknown)'), any_value(access_key_id), sum(records)::BIGINT,
+              strftime(min(first_seen), '%Y-%m-%dT%H:%M:%SZ'), strftime(max(last_seen), '%Y-%m-%dT%H:%M:%SZ')
+            FROM idx
+            WHERE source_ip IN (SELECT ip FROM attacker_ips)
+              AND (access_key_id IS NULL OR access_key_id NOT IN (SELECT key FROM lineage))
+              AND NOT (access_key_id IS NULL AND coalesce(arn IN (SELECT arn FROM session_arns), false))
+            GROUP BY 1, 2
+            ORDER BY 1, 2
+            """;
+        return Query(sql, r => new IpPivotEntry(r.GetString(0), r.GetString(1), Str(r, 2), r.GetInt64(3), TrailEvent.ParseTime(Str(r, 4)), TrailEvent.ParseTime(Str(r, 5))));
+    }
+
+    /// <summary>Regions each account uses without the leaked key: events of other principals from other addresses.</summary>
+    public IReadOnlyDictionary<string, IReadOnlySet<string>> UsualRegions()
+    {
+        const string sql = """
+            SELECT account, aws_region
+            FROM idx
+            WHERE (access_key_id IS NULL OR access_key_id NOT IN (SELECT key FROM lineage))
+              AND (source_ip IS NULL OR source_ip NOT IN (SELECT ip FROM attacker_ips))
+              AND aws_region IS NOT NULL AND account IS NOT NULL
+            GROUP BY 1, 2
+            """;
+        var result = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        foreach (var (account, region) in Query(sql, r => (r.GetString(0), r.GetString(1))))
+        {
+            if (!result.TryGetValue(account, out var set))
+            {
+                result[account] = set = new HashSet<string>(StringComparer.Ordinal);
+            }
+
+            set.Add(region);
+        }
+
+        return result.ToDictionary(p => p.Key, p => (IReadOnlySet<string>)p.Value, StringComparer.Ordinal);
+    }
+
+    private List<T> Query<T>(string sql, Func<DuckDBDataReader, T> map)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = (DuckDBDataReader)command.ExecuteReader();
+        var list = new List<T>();
+        while (reader.Read())
+        {
+            list.Add(map(reader));
+        }
+
+        return list;
+    }
+
+    private static string? Str(DuckDBDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetValue(i).ToString();
+
+    private void Execute(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    public void Dispose() => _connection.Dispose();
+}
+
+/// <summary>A call by <paramref name="ParentKey"/> that minted <paramref name="MintedKey"/> or the session <paramref name="MintedArn"/>.</summary>
+public sealed record MintRecord(string ParentKey, string? MintedKey, string? MintedArn, string EventName, string EventId, DateTimeOffset? EventTime);
+
+/// <summary>Another principal seen from an address the leaked key used.</summary>
+public sealed record IpPivotEntry(string SourceIp, string Principal, string? AccessKeyId, long EventCount, DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen);
