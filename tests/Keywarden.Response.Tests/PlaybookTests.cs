@@ -415,6 +415,50 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
     }
 
     [Fact]
+    public async Task With_a_trail_configured_the_case_is_investigated_and_the_findings_feed_the_checklist()
+    {
+        var trail = Directory.CreateDirectory(Path.Combine(_dir, "trail")).FullName;
+        object Record(string id, string source, string name, object parameters, string? error = null) => new Dictionary<string, object?>
+        {
+            ["eventVersion"] = "1.08",
+            ["userIdentity"] = new Dictionary<string, object?> { ["type"] = "IAMUser", ["principalId"] = "AIDAEXAMPLE", ["arn"] = "arn:aws:iam::123456789012:user/app", ["accountId"] = "123456789012", ["accessKeyId"] = _leaked.Id, ["userName"] = "app" },
+            ["eventTime"] = _exposedAt.AddMinutes(-30 + id.Length).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"),
+            ["eventSource"] = source,
+            ["eventName"] = name,
+            ["awsRegion"] = "us-east-1",
+            ["sourceIPAddress"] = "203.0.113.7",
+            ["userAgent"] = "aws-cli/2.15.0",
+            ["errorCode"] = error,
+            ["requestParameters"] = parameters,
+            ["responseElements"] = null,
+            ["eventID"] = id,
+            ["readOnly"] = false,
+            ["eventType"] = "AwsApiCall",
+            ["recipientAccountId"] = "123456789012",
+        };
+        var records = new[]
+        {
+            Record("e1", "iam.amazonaws.com", "CreateUser", new Dictionary<string, object> { ["userName"] = "backdoor" }),
+            Record("e22", "cloudtrail.amazonaws.com", "StopLogging", new Dictionary<string, object> { ["name"] = "org-trail" }, error: "AccessDenied"),
+        };
+        await File.WriteAllTextAsync(Path.Combine(trail, "123456789012_CloudTrail_us-east-1_20261123T0000Z_x.json"), JsonSerializer.Serialize(new { Records = records }));
+
+        var db = await DatabaseAsync("sqlite");
+        var config = Config(extra: $"[investigate]\ntrail = \"{trail}\"\n");
+        var respond = await Keywarden(["respond", _leaked.Id, "--detected-at", _exposedAt.ToString("O"), "--db", db, "--config", config, "-f", "json"]);
+        Assert.True(respond.Code == 0, respond.All);
+        var report = respond.Json;
+        Assert.True(report.GetProperty("state").GetString() == "awaiting-remediation", respond.Stdout);
+        var events = report.GetProperty("events").EnumerateArray().Select(e => (Kind: e.GetProperty("kind").GetString(), Summary: e.GetProperty("summary").GetString()!)).ToList();
+        Assert.Contains(events, e => e.Kind == "state" && e.Summary.StartsWith("investigating: reading CloudTrail", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.Kind == "investigation" && e.Summary.StartsWith("2 events of 1 key(s)", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.Kind == "detection" && e.Summary.Contains("StopLogging", StringComparison.Ordinal) && e.Summary.Contains("(AccessDenied)", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.Kind == "eradication" && e.Summary.Contains("backdoor", StringComparison.Ordinal));
+        var attacker = report.GetProperty("checklist").EnumerateArray().Single(i => i.GetProperty("key").GetString() == "attacker-resources-removed");
+        Assert.Contains("backdoor", attacker.GetProperty("evidence").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_mispaired_secret_does_not_stop_containment_of_the_key()
     {
         var db = await DatabaseAsync("sqlite");

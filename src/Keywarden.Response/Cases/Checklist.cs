@@ -42,10 +42,28 @@ public static class Checklist
         new("support-case-answered", "The AWS support case about the exposure, if any, is answered", false),
     ];
 
-    /// <summary>Adds the items a case does not have yet.</summary>
+    /// <summary>Adds the items a case does not have yet; the investigation's findings become the evidence of the items they concern.</summary>
     public static void Ensure(CaseRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
+        EnsureItems(record);
+        var eradication = record.Events.Where(e => e.Kind == "eradication").OrderBy(e => e.Id).Select(e => e.Summary).ToList();
+        var investigated = record.Events.LastOrDefault(e => e.Kind == "investigation");
+        if (investigated is not null && record.Checklist.FirstOrDefault(i => i.Key == "activity-reviewed") is { ConfirmedBy: null } activity)
+        {
+            activity.Evidence = $"investigated: {investigated.Summary} (review it: keywarden cases report {CaseReference.Of(record.Id)})";
+        }
+
+        if (investigated is not null && record.Checklist.FirstOrDefault(i => i.Key == "attacker-resources-removed") is { ConfirmedBy: null } attacker)
+        {
+            attacker.Evidence = eradication.Count == 0
+                ? "the investigation found nothing the key created or changed"
+                : $"{eradication.Count} to undo: {string.Join("; ", eradication.Take(10))}{(eradication.Count > 10 ? "; …" : "")}";
+        }
+    }
+
+    private static void EnsureItems(CaseRecord record)
+    {
         for (var i = 0; i < Items.Count; i++)
         {
             if (record.Checklist.All(c => c.Key != Items[i].Key))

@@ -19,6 +19,7 @@ public static class JobKinds
     public const string Checklist = "checklist";
     public const string FollowUp = "follow-up";
     public const string Deactivate = "deactivate";
+    public const string Investigate = "investigate";
 }
 
 public static class JobStates
@@ -246,6 +247,7 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
         JobKinds.Deactivate => await ContainAsync(db, record, job, deactivateNow: true, cancellationToken),
         JobKinds.Notify => await NotifyAsync(db, record, job, cancellationToken),
         JobKinds.Checklist => await ChecklistAsync(db, record, cancellationToken),
+        JobKinds.Investigate => await InvestigateAsync(record, cancellationToken),
         JobKinds.FollowUp => FollowUp(db, record),
         _ => new Outcome(JobStates.Failed, null, $"unknown step {job.Kind}"),
     };
@@ -503,12 +505,66 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
         return new Outcome(JobStates.Failed, null, error);
     }
 
-    /// <summary>Contained or not, the owner is told and the checklist is drawn up.</summary>
+    /// <summary>Contained or not, the owner is told, the key's activity is investigated (when a trail is configured) and the checklist is drawn up.</summary>
     private void AfterContainment(CaseRecord record, PlaybookPolicy policy)
     {
         QueueNotifications(record, policy, "initial");
-        Enqueue(record, JobKinds.Checklist);
+        Enqueue(record, config.InvestigateTrail is null ? JobKinds.Checklist : JobKinds.Investigate);
     }
+
+    /// <summary>
+    /// What the key and every key minted from it did (Keywarden.Investigation over the configured trail):
+    /// the summary and detections become events of the case, and each item of the eradication list an
+    /// event too, which the checklist's attacker-resources item shows as its evidence.
+    /// </summary>
+    private async Task<Outcome> InvestigateAsync(CaseRecord record, CancellationToken cancellationToken)
+    {
+        if (record.State == CaseStates.Contained)
+        {
+            SetState(record, CaseStates.Investigating, $"reading CloudTrail ({config.InvestigateTrail})");
+        }
+
+        var exposedAt = record.Occurrences.Count == 0 ? record.CreatedAt : record.Occurrences.Min(o => o.DetectedAt);
+        var query = new Keywarden.Investigation.Loading.TrailQuery(
+            record.KeyId, new Keywarden.Investigation.Loading.TimeWindow(exposedAt.AddDays(-config.InvestigateDays), null),
+            record.AccountId is null ? [] : [record.AccountId], []);
+        Keywarden.Investigation.Reports.InvestigationReport report;
+        try
+        {
+            var source = Keywarden.Investigation.Loading.TrailSources.Create(config.InvestigateTrail!, Settings);
+            report = await Keywarden.Investigation.Analysis.Investigator.RunAsync(source, query, null, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Event(record, "investigation", $"could not investigate: {e.Message.Split('\n')[0]} (run: keywarden investigate {record.KeyId} --trail {config.InvestigateTrail})");
+            Enqueue(record, JobKinds.Checklist);
+            return new Outcome(JobStates.Failed, null, e.Message.Split('\n')[0]);
+        }
+
+        var summary = report.Summary;
+        Event(record, "investigation",
+            $"{summary.EventCount} events of {report.Keys.Count} key(s) (the leaked one and {report.Keys.Count - 1} minted from it) from {summary.SourceIps.Count} address(es) in {summary.Regions.Count} region(s), "
+            + $"{summary.FirstSeen?.UtcDateTime:yyyy-MM-dd HH:mm}Z to {summary.LastSeen?.UtcDateTime:yyyy-MM-dd HH:mm}Z; {report.Detections.Count} detection(s), {report.Eradication.Count} thing(s) to undo");
+        foreach (var detection in report.Detections.OrderByDescending(d => Rank(d.Severity)).Take(50))
+        {
+            Event(record, "detection", $"{detection.Severity} {detection.RuleId} {detection.Title}: {detection.EventName} at {detection.EventTime?.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z in {detection.Region}{(detection.ErrorCode is null ? "" : $" ({detection.ErrorCode})")}");
+            if (detection.Severity == "critical" && record.Severity != "critical")
+            {
+                Event(record, "state", $"escalated from {record.Severity} to critical: {detection.Title}");
+                record.Severity = "critical";
+            }
+        }
+
+        foreach (var item in report.Eradication.Take(200))
+        {
+            Event(record, "eradication", $"{item.Action} {item.ResourceType} {item.ResourceId} in {item.Account}/{item.Region} (created by {item.EventName} {item.EventId})");
+        }
+
+        Enqueue(record, JobKinds.Checklist);
+        return new Outcome(JobStates.Done, $"{summary.EventCount} events, {report.Detections.Count} detections, {report.Eradication.Count} to undo");
+    }
+
+    private static int Rank(string severity) => severity switch { "critical" => 4, "high" => 3, "medium" => 2, "low" => 1, _ => 0 };
 
     private void QueueNotifications(CaseRecord record, PlaybookPolicy policy, string purpose)
     {
@@ -600,7 +656,11 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
 
         if (record.State == CaseStates.Contained)
         {
-            SetState(record, CaseStates.Investigating, $"review what the key did: keywarden investigate {record.KeyId} --trail PATH|s3://BUCKET/PREFIX|lookup");
+            SetState(record, CaseStates.Investigating, $"no trail is configured ([investigate] trail): review what the key did with keywarden investigate {record.KeyId} --trail PATH|s3://BUCKET/PREFIX|lookup");
+        }
+
+        if (record.State == CaseStates.Investigating)
+        {
             SetState(record, CaseStates.AwaitingRemediation, "the checklist is drawn up; Keywarden follows up until the case is resolved");
         }
 

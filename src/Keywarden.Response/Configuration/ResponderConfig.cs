@@ -33,6 +33,12 @@ public sealed record ResponderConfig
     public PlaybookPolicy Policy { get; init; } = new();
     public IReadOnlyDictionary<string, PlaybookPolicy> AccountPolicies { get; init; } = new Dictionary<string, PlaybookPolicy>();
     public EmailSettings? Email { get; init; }
+
+    /// <summary>Where the playbook reads CloudTrail for a case ([investigate] trail): a path, s3://bucket/prefix, or lookup. Null: not investigated.</summary>
+    public string? InvestigateTrail { get; init; }
+
+    /// <summary>How far back before the exposure the investigation looks ([investigate] days).</summary>
+    public int InvestigateDays { get; init; } = 90;
     public WebhookSettings? Webhook { get; init; }
 
     /// <summary>The policy for a case in <paramref name="accountId"/>: the account's own, else the default.</summary>
@@ -101,7 +107,8 @@ public sealed record ResponderConfig
                 "accounts" => config with { Accounts = ReadAccounts(settings, path) },
                 "policy" => ReadPolicies(config, settings, path),
                 "notify" => ReadNotify(config, settings, path),
-                _ => throw new ResponderConfigException($"config {path}: unknown table '{section}' (expected aws, quarantine, storage, accounts, policy, notify)"),
+                "investigate" => ReadInvestigate(config, settings, path),
+                _ => throw new ResponderConfigException($"config {path}: unknown table '{section}' (expected aws, quarantine, storage, accounts, policy, notify, investigate)"),
             };
         }
 
@@ -207,6 +214,21 @@ public sealed record ResponderConfig
         }
 
         return policy;
+    }
+
+    private static ResponderConfig ReadInvestigate(ResponderConfig config, TomlTable table, string path)
+    {
+        foreach (var (key, value) in table)
+        {
+            config = key switch
+            {
+                "trail" => config with { InvestigateTrail = Text(path, "investigate.trail", value) },
+                "days" => config with { InvestigateDays = (int)Number(path, "investigate.days", value, 1, 3660) },
+                _ => throw new ResponderConfigException($"config {path}: unknown key 'investigate.{key}' (expected trail, days)"),
+            };
+        }
+
+        return config;
     }
 
     private static ResponderConfig ReadNotify(ResponderConfig config, TomlTable table, string path)
