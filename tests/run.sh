@@ -33,6 +33,12 @@ for tool in moto_server aws git; do
   fi
 done
 
+# A minimal CI environment may leave sbin (runuser, used to start PostgreSQL as its own user) off PATH.
+for dir in /usr/local/sbin /usr/sbin /sbin; do
+  case ":$PATH:" in *":$dir:"*) ;; *) [ -d "$dir" ] && PATH="$PATH:$dir" ;; esac
+done
+export PATH
+
 # The storage and playbook tests start a real PostgreSQL server (Debian's package) as a process of their own.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "==> installing postgresql (Debian package) for the PostgreSQL tests"

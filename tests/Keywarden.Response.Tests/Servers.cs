@@ -137,7 +137,9 @@ public sealed class PostgresServer : IAsyncLifetime
     {
         if (Environment.UserName == "root")
         {
-            Run("runuser", ["-u", "postgres", "--", .. args]);
+            // runuser lives in sbin, which a CI shell's PATH may not include.
+            var runuser = new[] { "/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser", "/bin/runuser" }.FirstOrDefault(File.Exists) ?? "runuser";
+            Run(runuser, ["-u", "postgres", "--", .. args]);
         }
         else
         {

@@ -65,7 +65,7 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
             await Aws(() => CheckOwnerAsync(account, keyId, owner, cancellationToken), cancellationToken);
         }
 
-        var plan = await Aws(() => PlanAsync(account, keyId, owner, options, cancellationToken), cancellationToken);
+        var plan = await Aws(() => PlanAsync(account, keyId, owner, options, time.GetUtcNow(), cancellationToken), cancellationToken);
         if (plan is null)
         {
             return new QuarantineOutcome(QuarantineStatus.KeyGone, account.Via, null, [], null);
@@ -375,7 +375,7 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
             .OrderByDescending(c => c.Id)
             .FirstOrDefaultAsync(cancellationToken);
 
-    private static async Task<ContainmentPlan?> PlanAsync(AccountConnection account, string keyId, KeyOwner? owner, QuarantineOptions options, CancellationToken cancellationToken)
+    private static async Task<ContainmentPlan?> PlanAsync(AccountConnection account, string keyId, KeyOwner? owner, QuarantineOptions options, DateTimeOffset now, CancellationToken cancellationToken)
     {
         owner ??= await ContainmentPlanner.FindUserOwnerAsync(account, keyId, cancellationToken);
         if (owner is null)
@@ -390,7 +390,7 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
             owner = new KeyOwner(PrincipalKind.Root, "root", account.AccountId, account.Partition, $"arn:{account.Partition}:iam::{account.AccountId}:root");
         }
 
-        return await ContainmentPlanner.PlanAsync(account, keyId, owner, options, DateTimeOffset.UtcNow, cancellationToken);
+        return await ContainmentPlanner.PlanAsync(account, keyId, owner, options, now, cancellationToken);
     }
 
     /// <summary>Revoking sessions again would also cut sessions issued since: once recorded as done, it is not repeated.</summary>
