@@ -67,8 +67,9 @@ internal static class CasesCommands
         var secretStdin = new Option<bool>("--secret-stdin") { Description = "Read the secret access key from standard input (held in memory only, for verification)." };
         var secretFile = new Option<FileInfo?>("--secret-file") { Description = "Read the secret access key from FILE." };
         var tokenFile = new Option<FileInfo?>("--session-token-file") { Description = "Read a temporary key's session token from FILE." };
-        var source = new Option<string>("--source") { Description = "Where the report comes from.", DefaultValueFactory = _ => SourceKinds.Manual };
-        source.AcceptOnlyFromAmong([.. SourceKinds.All]);
+        // Checked when the command runs, not while the command tree is built: building it must not load
+        // the response assemblies into every `scan` (the pre-commit hook counts milliseconds).
+        var source = new Option<string>("--source") { Description = "Where the report comes from: scan, github-partner, github-alert, aws-health or manual.", DefaultValueFactory = _ => SourceKinds.Manual };
         var url = new Option<string?>("--url") { Description = "Where the key was exposed (commit, gist, paste, image)." };
         var detectedAt = new Option<DateTimeOffset?>("--detected-at") { Description = "When it was detected (ISO 8601; default now)." };
         var reporter = new Option<string?>("--reporter") { Description = "Who reported it." };
@@ -90,6 +91,12 @@ internal static class CasesCommands
             if (parse.GetValue(secretStdin) && parse.GetValue(secretFile) is not null)
             {
                 console.Error("give the secret with one of --secret-stdin or --secret-file, not both");
+                return ExitCodes.Error;
+            }
+
+            if (!SourceKinds.All.Contains(parse.GetValue(source)!))
+            {
+                console.Error($"--source must be one of {string.Join(", ", SourceKinds.All)}");
                 return ExitCodes.Error;
             }
 
