@@ -32,21 +32,14 @@ public sealed class ContainmentTests(MotoServer moto) : IAsyncLifetime
         await moto.ResetAsync(unauthenticated: 1000);
         _leaked = moto.CreateUserWithKey("app", Admin);
         _admin = moto.CreateUserWithKey("admin", Admin);
-        using var iam = Iam(_admin);
-        await iam.CreateUserAsync("keywarden", CancellationToken.None);
-        await iam.PutUserPolicyAsync("keywarden", "responder", await File.ReadAllTextAsync(ResponderPolicyPath), CancellationToken.None);
-        _responder = await iam.CreateAccessKeyAsync("keywarden", CancellationToken.None);
+        _responder = moto.CreateResponder(_admin);
         await moto.ArmAsync();
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", _responder.Id);
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", _responder.Secret);
-        Environment.SetEnvironmentVariable("AWS_PROFILE", null);
-        Environment.SetEnvironmentVariable("KEYWARDEN_CONFIG", null);
+        MotoServer.UseAmbientCredentials(_responder);
     }
 
     public Task DisposeAsync()
     {
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", null);
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", null);
+        MotoServer.UseAmbientCredentials(null);
         Directory.Delete(_dir, recursive: true);
         return Task.CompletedTask;
     }
@@ -274,15 +267,8 @@ public sealed class ContainmentTests(MotoServer moto) : IAsyncLifetime
         await moto.ResetAsync(unauthenticated: 1000);
         _leaked = moto.CreateUserWithKey("app", Admin);
         _admin = moto.CreateUserWithKey("admin", Admin);
-        using (var iam = Iam(_admin))
-        {
-            await iam.CreateUserAsync("keywarden", CancellationToken.None);
-            await iam.PutUserPolicyAsync("keywarden", "responder", await File.ReadAllTextAsync(ResponderPolicyPath), CancellationToken.None);
-            _responder = await iam.CreateAccessKeyAsync("keywarden", CancellationToken.None);
-        }
-
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", _responder.Id);
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", _responder.Secret);
+        _responder = moto.CreateResponder(_admin);
+        MotoServer.UseAmbientCredentials(_responder);
         var setup = await AssumeAsync(("test", "test"), $"arn:aws:iam::{MemberAccount}:role/OrganizationAccountAccessRole", null);
         using var member = Iam((setup.AccessKeyId, setup.SecretAccessKey), setup.SessionToken);
         const string orgTrust = """{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}""";

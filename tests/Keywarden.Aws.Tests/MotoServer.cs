@@ -105,6 +105,32 @@ public sealed class MotoServer : IAsyncLifetime
         return (key.AccessKeyId, key.SecretAccessKey);
     }
 
+    /// <summary>
+    /// Keywarden's own principal for a test: user "keywarden" whose only permission is
+    /// docs/responder-policy.json (so a permission missing from it fails the test), made as <paramref name="as_"/>.
+    /// </summary>
+    public (string Id, string Secret) CreateResponder((string Id, string Secret) as_)
+    {
+        var policy = File.ReadAllText(Path.Combine(global::Keywarden.Tests.Shared.TestPaths.RepoRoot(), "docs", "responder-policy.json"));
+        using var iam = new Iam.IamClient(new Connection.AwsSettings { EndpointUrl = Endpoint, Region = "us-east-1" }, new Amazon.Runtime.BasicAWSCredentials(as_.Id, as_.Secret));
+        iam.CreateUserAsync("keywarden", CancellationToken.None).GetAwaiter().GetResult();
+        iam.PutUserPolicyAsync("keywarden", "responder", policy, CancellationToken.None).GetAwaiter().GetResult();
+        var key = iam.CreateAccessKeyAsync("keywarden", CancellationToken.None).GetAwaiter().GetResult();
+        return (key.AccessKeyId, key.SecretAccessKey);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="key"/> the ambient credentials of in-process keywarden runs (the SDK's chain reads
+    /// the environment), or clears them. Tests of one collection run one at a time, so this is safe there.
+    /// </summary>
+    public static void UseAmbientCredentials((string Id, string Secret)? key)
+    {
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", key?.Id);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", key?.Secret);
+        Environment.SetEnvironmentVariable("AWS_PROFILE", null);
+        Environment.SetEnvironmentVariable("KEYWARDEN_CONFIG", null);
+    }
+
     public void Pause() => Signal("STOP");
 
     public void Resume() => Signal("CONT");

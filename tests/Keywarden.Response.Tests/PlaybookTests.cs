@@ -48,25 +48,15 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
         await moto.ResetAsync(unauthenticated: 1000);
         _leaked = moto.CreateUserWithKey("app", Admin);
         _admin = moto.CreateUserWithKey("admin", Admin);
-        using (var iam = Iam(_admin))
-        {
-            await iam.CreateUserAsync("keywarden", CancellationToken.None);
-            await iam.PutUserPolicyAsync("keywarden", "responder", await File.ReadAllTextAsync(Path.Combine(global::Keywarden.Tests.Shared.TestPaths.RepoRoot(), "docs", "responder-policy.json")), CancellationToken.None);
-            _responder = await iam.CreateAccessKeyAsync("keywarden", CancellationToken.None);
-        }
-
+        _responder = moto.CreateResponder(_admin);
         await moto.ArmAsync();
         smtp.Clear();
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", _responder.Id);
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", _responder.Secret);
-        Environment.SetEnvironmentVariable("AWS_PROFILE", null);
-        Environment.SetEnvironmentVariable("KEYWARDEN_CONFIG", null);
+        MotoServer.UseAmbientCredentials(_responder);
     }
 
     public Task DisposeAsync()
     {
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", null);
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", null);
+        MotoServer.UseAmbientCredentials(null);
         Directory.Delete(_dir, recursive: true);
         return Task.CompletedTask;
     }

@@ -37,14 +37,7 @@ internal static class CasesCommands
         {
             var config = ResponderConfig.Load(parse.GetValue(Config)?.FullName);
             var settings = parse.CommandResult.Command.Options.Contains(Aws.Profile) ? Aws.Read(parse) : AwsSettings.FromEnvironment();
-            settings = settings with
-            {
-                Profile = settings.Profile ?? config.Profile,
-                Region = settings.Region ?? config.Region,
-                EndpointUrl = settings.EndpointUrl ?? config.EndpointUrl,
-                Timeout = config.Timeout ?? settings.Timeout,
-                MaxRetries = config.MaxRetries ?? settings.MaxRetries,
-            };
+            settings = config.Apply(settings);
             var store = await KeywardenStore.OpenAsync(parse.GetValue(Db) ?? config.Database, ct);
             return (config, settings, store);
         }
@@ -64,9 +57,7 @@ internal static class CasesCommands
     {
         var context = new Context();
         var keyId = new Argument<string>("key-id") { Description = "The exposed access key ID." };
-        var secretStdin = new Option<bool>("--secret-stdin") { Description = "Read the secret access key from standard input (held in memory only, for verification)." };
-        var secretFile = new Option<FileInfo?>("--secret-file") { Description = "Read the secret access key from FILE." };
-        var tokenFile = new Option<FileInfo?>("--session-token-file") { Description = "Read a temporary key's session token from FILE." };
+        var secrets = new SecretOptions(" (held in memory only, for verification)");
         // Checked when the command runs, not while the command tree is built: building it must not load
         // the response assemblies into every `scan` (the pre-commit hook counts milliseconds).
         var source = new Option<string>("--source") { Description = "Where the report comes from: scan, github-partner, github-alert, aws-health or manual.", DefaultValueFactory = _ => SourceKinds.Manual };
@@ -78,19 +69,14 @@ internal static class CasesCommands
         var format = FormatOption("text", "json");
         var command = new Command("respond", "Report an exposed key and run the response playbook: verify, quarantine, notify, checklist.")
         {
-            keyId, secretStdin, secretFile, tokenFile, source, url, detectedAt, reporter, noWork, wait, format,
+            keyId, source, url, detectedAt, reporter, noWork, wait, format,
         };
+        secrets.AddTo(command);
         context.AddTo(command, aws: true);
         command.SetAction(async (parse, ct) =>
         {
             if (KeyIdArgument.Read(parse, keyId, console) is not { } id)
             {
-                return ExitCodes.Error;
-            }
-
-            if (parse.GetValue(secretStdin) && parse.GetValue(secretFile) is not null)
-            {
-                console.Error("give the secret with one of --secret-stdin or --secret-file, not both");
                 return ExitCodes.Error;
             }
 
@@ -100,15 +86,8 @@ internal static class CasesCommands
                 return ExitCodes.Error;
             }
 
-            string? secret = null, token = null;
-            try
+            if (!secrets.TryRead(parse, console, required: false, out var secret, out var token))
             {
-                secret = parse.GetValue(secretStdin) ? FirstLine(console.OpenStdin()) : parse.GetValue(secretFile) is { } sf ? FirstLine(File.OpenRead(sf.FullName)) : null;
-                token = parse.GetValue(tokenFile) is { } tf ? FirstLine(File.OpenRead(tf.FullName)) : null;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                console.Error($"cannot read the secret or session token: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message.TrimEnd('.'))}");
                 return ExitCodes.Error;
             }
 
@@ -119,7 +98,7 @@ internal static class CasesCommands
                 var cases = new CaseService(store, vault, TimeProvider.System);
                 var report = new ExposureReport(id, parse.GetValue(source)!, parse.GetValue(detectedAt) ?? DateTimeOffset.UtcNow)
                 {
-                    Secret = string.IsNullOrEmpty(secret) ? null : secret,
+                    Secret = secret,
                     SessionToken = token,
                     Url = parse.GetValue(url),
                     Reporter = parse.GetValue(reporter),
@@ -576,10 +555,4 @@ internal static class CasesCommands
         ["checklist"] = c.Checklist.OrderBy(i => i.Order).Select(ItemJson).ToList(),
         ["events"] = c.Events.OrderBy(e => e.At).ThenBy(e => e.Id).Select(e => new Dictionary<string, object?> { ["at"] = e.At, ["kind"] = e.Kind, ["summary"] = e.Summary }).ToList(),
     };
-
-    private static string FirstLine(Stream stream)
-    {
-        using var reader = new StreamReader(stream);
-        return (reader.ReadLine() ?? "").Trim();
-    }
 }

@@ -39,15 +39,7 @@ internal static class ContainmentCommands
         public (ResponderConfig Config, AwsSettings Settings) Read(ParseResult parse)
         {
             var config = ResponderConfig.Load(parse.GetValue(Config)?.FullName);
-            var settings = Aws.Read(parse);
-            settings = settings with
-            {
-                Profile = settings.Profile ?? config.Profile,
-                Region = settings.Region ?? config.Region,
-                EndpointUrl = settings.EndpointUrl ?? config.EndpointUrl,
-                Timeout = config.Timeout ?? settings.Timeout,
-                MaxRetries = config.MaxRetries ?? settings.MaxRetries,
-            };
+            var settings = config.Apply(Aws.Read(parse));
             return (config, settings);
         }
     }
@@ -62,13 +54,12 @@ internal static class ContainmentCommands
         var policy = new Option<string?>("--policy") { Description = "Quarantine policy: V3 (default) or V2." };
         policy.AcceptOnlyFromAmong("V3", "V2", QuarantinePolicies.V3, QuarantinePolicies.V2);
         var principal = new Option<string?>("--principal") { Description = "The key's principal when it cannot be looked up (a temporary key without its secret): a user, role or assumed-role ARN." };
-        var secretStdin = new Option<bool>("--secret-stdin") { Description = "Read the key's secret from standard input, to identify its principal with sts:GetCallerIdentity (needed for temporary keys)." };
-        var secretFile = new Option<FileInfo?>("--secret-file") { Description = "Read the key's secret from FILE (as --secret-stdin)." };
-        var tokenFile = new Option<FileInfo?>("--session-token-file") { Description = "Read a temporary key's session token from FILE." };
+        var secrets = new SecretOptions(", to identify the key's principal with sts:GetCallerIdentity (needed for temporary keys)");
         var command = new Command("quarantine", "Contain an exposed key: attach AWS's quarantine policy to its owner (plan, then act; every action recorded for release).")
         {
-            deactivate, revoke, console_, dryRun, policy, principal, secretStdin, secretFile, tokenFile,
+            deactivate, revoke, console_, dryRun, policy, principal,
         };
+        secrets.AddTo(command);
         shared.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -90,7 +81,7 @@ internal static class ContainmentCommands
                     DisableConsole = parse.GetValue(console_),
                 };
 
-                if (await IdentifyAsync(console, parse, id, settings, principal, secretStdin, secretFile, tokenFile, ct) is not { } who)
+                if (await IdentifyAsync(console, parse, id, settings, principal, secrets, ct) is not { } who)
                 {
                     return ExitCodes.Error;
                 }
@@ -143,7 +134,7 @@ internal static class ContainmentCommands
     private sealed record Identity(string? AccountId, KeyOwner? Owner, int? Exit);
 
     private static async Task<Identity?> IdentifyAsync(CliConsole console, ParseResult parse, string id, AwsSettings settings, Option<string?> principal,
-        Option<bool> secretStdin, Option<FileInfo?> secretFile, Option<FileInfo?> tokenFile, CancellationToken ct)
+        SecretOptions secrets, CancellationToken ct)
     {
         var temporary = id.StartsWith("ASIA", StringComparison.Ordinal);
         if (parse.GetValue(principal) is { } arn)
@@ -171,33 +162,13 @@ internal static class ContainmentCommands
             return null;
         }
 
-        if (parse.GetValue(secretStdin) && parse.GetValue(secretFile) is not null)
+        if (!secrets.TryRead(parse, console, required: false, out var secret, out var token))
         {
-            console.Error("give the secret with one of --secret-stdin or --secret-file, not both");
             return null;
         }
 
-        if (parse.GetValue(secretStdin) || parse.GetValue(secretFile) is not null)
+        if (secret is not null)
         {
-            string secret;
-            string? token;
-            try
-            {
-                secret = parse.GetValue(secretStdin) ? FirstLine(console.OpenStdin()) : FirstLine(File.OpenRead(parse.GetValue(secretFile)!.FullName));
-                token = parse.GetValue(tokenFile) is { } tf ? FirstLine(File.OpenRead(tf.FullName)) : null;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                console.Error($"cannot read the secret or session token: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message.TrimEnd('.'))}");
-                return null;
-            }
-
-            if (secret.Length == 0)
-            {
-                console.Error("the secret is empty");
-                return null;
-            }
-
             // The only call ever made with a leaked key: it changes nothing and cannot be denied.
             var verified = await new KeyVerifier(settings).VerifyAsync(id, secret, token, ct);
             switch (verified.Status)
@@ -369,11 +340,5 @@ internal static class ContainmentCommands
         }
 
         stdout.WriteLine(outcome.Released ? $"{keyId}: released." : $"{keyId}: NOT fully released; re-run to complete.");
-    }
-
-    private static string FirstLine(Stream stream)
-    {
-        using var reader = new StreamReader(stream);
-        return (reader.ReadLine() ?? "").Trim();
     }
 }

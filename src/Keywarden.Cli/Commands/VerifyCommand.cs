@@ -18,27 +18,20 @@ internal static class VerifyCommand
     public static Command Create(CliConsole console)
     {
         var keyId = new Argument<string>("key-id") { Description = "The access key ID (AKIA..., ASIA...)." };
-        var secretStdin = new Option<bool>("--secret-stdin") { Description = "Read the secret access key from the first line of standard input." };
-        var secretFile = new Option<FileInfo?>("--secret-file") { Description = "Read the secret access key from the first line of FILE." };
-        var tokenFile = new Option<FileInfo?>("--session-token-file") { Description = "Read the session token of a temporary (ASIA) key from FILE." };
+        var secrets = new SecretOptions("");
         var format = new Option<string>("--format", "-f") { Description = "text or json.", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
         var aws = new AwsOptions();
         var command = new Command("verify", "Check whether a key pair works, with sts:GetCallerIdentity only (it changes nothing and cannot be denied).")
         {
-            keyId, secretStdin, secretFile, tokenFile, format,
+            keyId, format,
         };
+        secrets.AddTo(command);
         aws.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             if (KeyIdArgument.Read(parse, keyId, console) is not { } id)
             {
-                return ExitCodes.Error;
-            }
-
-            if (parse.GetValue(secretStdin) == (parse.GetValue(secretFile) is not null))
-            {
-                console.Error("give the secret with exactly one of --secret-stdin or --secret-file (never on the command line)");
                 return ExitCodes.Error;
             }
 
@@ -49,29 +42,15 @@ internal static class VerifyCommand
                 return ExitCodes.Error;
             }
 
-            string secret;
-            string? token;
-            try
+            if (!secrets.TryRead(parse, console, required: true, out var secret, out var token))
             {
-                secret = parse.GetValue(secretStdin) ? FirstLine(console.OpenStdin()) : FirstLine(File.OpenRead(parse.GetValue(secretFile)!.FullName));
-                token = parse.GetValue(tokenFile) is { } tf ? FirstLine(File.OpenRead(tf.FullName)) : null;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                console.Error($"cannot read the secret: {(e is FileNotFoundException ? "no such file" : e.Message.TrimEnd('.'))}");
-                return ExitCodes.Error;
-            }
-
-            if (secret.Length == 0)
-            {
-                console.Error("the secret is empty");
                 return ExitCodes.Error;
             }
 
             KeyVerification result;
             try
             {
-                result = await new KeyVerifier(aws.Read(parse)).VerifyAsync(id, secret, token, ct);
+                result = await new KeyVerifier(aws.Read(parse)).VerifyAsync(id, secret!, token, ct);
             }
             catch (AwsConfigurationException e)
             {
@@ -114,12 +93,6 @@ internal static class VerifyCommand
             VerificationStatus.Invalid => $"{keyId}: invalid — AWS refused it ({result.Reason}): unknown, deleted or inactive key, or a wrong secret.",
             _ => $"{keyId}: unknown — no answer from AWS ({result.Reason}). Try again.",
         });
-    }
-
-    private static string FirstLine(Stream stream)
-    {
-        using var reader = new StreamReader(stream);
-        return (reader.ReadLine() ?? "").Trim();
     }
 }
 

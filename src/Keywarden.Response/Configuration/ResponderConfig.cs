@@ -41,6 +41,20 @@ public sealed record ResponderConfig
     public int InvestigateDays { get; init; } = 90;
     public WebhookSettings? Webhook { get; init; }
 
+    /// <summary>Keywarden's AWS settings: what options and AWS_* variables gave, and this file's [aws] for the rest.</summary>
+    public Keywarden.Aws.Connection.AwsSettings Apply(Keywarden.Aws.Connection.AwsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings with
+        {
+            Profile = settings.Profile ?? Profile,
+            Region = settings.Region ?? Region,
+            EndpointUrl = settings.EndpointUrl ?? EndpointUrl,
+            Timeout = Timeout ?? settings.Timeout,
+            MaxRetries = MaxRetries ?? settings.MaxRetries,
+        };
+    }
+
     /// <summary>The policy for a case in <paramref name="accountId"/>: the account's own, else the default.</summary>
     public PlaybookPolicy PolicyFor(string? accountId) =>
         accountId is not null && AccountPolicies.TryGetValue(accountId, out var policy) ? policy : Policy;
