@@ -19,6 +19,9 @@ public sealed record InvestigationOptions
     public string MemoryLimit { get; init; } = "2GB";
 
     public int? Threads { get; init; }
+
+    /// <summary>false: DuckDB reads CloudTrail's own files too, as it reads the other forms (tests compare the two readers).</summary>
+    internal bool ReadRecordsInProcess { get; init; } = true;
 }
 
 /// <summary>
@@ -39,7 +42,7 @@ public static class Investigator
         {
             var notes = new List<string>();
             var files = await source.FetchAsync(query, work, notes, cancellationToken);
-            using var store = new TrailStore(Path.Combine(work, "store"), options.Threads, options.MemoryLimit);
+            using var store = new TrailStore(Path.Combine(work, "store"), options.Threads, options.MemoryLimit, options.ReadRecordsInProcess);
             store.Load(files, query.Window, query.KeyId, cancellationToken);
             return Analyze(store, source.Name, files.Count, query, options, notes, cancellationToken);
         }

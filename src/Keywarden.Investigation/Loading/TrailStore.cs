@@ -14,13 +14,14 @@ public sealed record TimeWindow(DateTimeOffset? Since, DateTimeOffset? Until)
 }
 
 /// <summary>
-/// The analytical store: an embedded DuckDB database in a work folder, filled in two passes. DuckDB
-/// reads the JSON itself (plain or gzipped, in parallel, with explicit column types). The first pass keeps
-/// a narrow index of every record (event hash, time, key, ARN, address, region, account, minted key or
-/// session, and which file it came from): enough to follow the lineage, pivot on addresses and learn the
-/// usual regions. The second pass reads the full records of the lineage, documents included, from the
-/// files that hold them only. The database lives on disk with a memory limit, so a year of an
-/// organization's trail fits a small machine: DuckDB spills to its folder instead of growing.
+/// The analytical store: an embedded DuckDB database in a work folder, filled in two passes. The first pass
+/// keeps a narrow index of every record (key, ARN, address, region, account, file, count and time span),
+/// the calls that minted a key or a session, and the leaked key's own records in full: enough to follow the
+/// lineage, pivot on addresses and learn the usual regions. The second pass reads the full records of the
+/// rest of the lineage from the files that hold them only. CloudTrail's own files are read in process by
+/// <see cref="RecordsReader"/>; the other forms by DuckDB itself (plain or gzipped, in parallel, with
+/// explicit column types). The database lives on disk with a memory limit, so a year of an organization's
+/// trail fits a small machine: DuckDB spills to its folder instead of growing.
 /// </summary>
 public sealed class TrailStore : IDisposable
 {
@@ -32,12 +33,20 @@ public sealed class TrailStore : IDisposable
 
     private readonly DuckDBConnection _connection;
     private readonly List<TrailFile> _files = [];
+    private readonly Dictionary<string, ulong> _fileIds = new(StringComparer.Ordinal);
+    private readonly int _threads;
+    private readonly bool _readRecordsInProcess;
     private TimeWindow _window = TimeWindow.All;
     private string _capturedKey = "";
+    private HashSet<string> _lineage = new(StringComparer.Ordinal);
+    private HashSet<string> _sessionArns = new(StringComparer.Ordinal);
     private long _loaded;
 
-    public TrailStore(string workFolder, int? threads = null, string memoryLimit = "2GB")
+    /// <summary>Opens a new store in <paramref name="workFolder"/>; with <paramref name="readRecordsInProcess"/> false, DuckDB reads CloudTrail's own files too (tests compare the two readers).</summary>
+    public TrailStore(string workFolder, int? threads = null, string memoryLimit = "2GB", bool readRecordsInProcess = true)
     {
+        _threads = threads is > 0 ? threads.Value : Environment.ProcessorCount;
+        _readRecordsInProcess = readRecordsInProcess;
         Directory.CreateDirectory(workFolder);
         _connection = new DuckDBConnection($"DataSource={Path.Combine(workFolder, "trail.duckdb")}");
         _connection.Open();
@@ -49,15 +58,15 @@ public sealed class TrailStore : IDisposable
             Execute($"SET threads = {threads.Value.ToString(CultureInfo.InvariantCulture)}");
         }
 
-        // One row per (key, ARN, address, account, region, file): DuckDB aggregates while it reads, which costs
-        // about what a filtering scan costs, where storing every record would cost far more.
-        Execute($"""
+        // One row per (key, ARN, address, account, region, file): aggregated while reading, which costs about
+        // what a filtering scan costs, where storing every record would cost far more.
+        Execute("""
             CREATE TABLE idx (
               access_key_id VARCHAR, arn VARCHAR, source_ip VARCHAR, account VARCHAR, aws_region VARCHAR, file_id UBIGINT,
-              records BIGINT, first_seen TIMESTAMP, last_seen TIMESTAMP,
-              mints STRUCT(minted_key VARCHAR, minted_arn VARCHAR, event_name VARCHAR, event_id VARCHAR, event_time TIMESTAMP)[],
-              captured STRUCT({string.Join(", ", TrailFields.All.Select(f => $"{Quote(f.Canonical)} VARCHAR"))})[])
+              records BIGINT, first_seen TIMESTAMP, last_seen TIMESTAMP)
             """);
+        Execute("CREATE TABLE mints (access_key_id VARCHAR, minted_key VARCHAR, minted_arn VARCHAR, event_name VARCHAR, event_id VARCHAR, event_time TIMESTAMP)");
+        Execute($"CREATE TABLE captured ({CanonicalColumnsDdl})");
         Execute("CREATE TABLE files (file_id UBIGINT, path VARCHAR)");
         Execute("CREATE TEMP TABLE lineage (key VARCHAR)");
         Execute("CREATE TEMP TABLE session_arns (arn VARCHAR)");
@@ -90,11 +99,19 @@ public sealed class TrailStore : IDisposable
         }
 
         Execute("UPDATE files SET file_id = hash(path) WHERE file_id IS NULL");
-        foreach (var group in files.GroupBy(f => (f.Form, f.Gzip)))
+        foreach (var (path, id) in Query("SELECT path, file_id FROM files", r => (r.GetString(0), Convert.ToUInt64(r.GetValue(1), CultureInfo.InvariantCulture))))
+        {
+            _fileIds[path] = id;
+        }
+
+        var inProcess = files.Where(ReadInProcess).ToList();
+        foreach (var group in files.Except(inProcess).GroupBy(f => (f.Form, f.Gzip)))
         {
             var paths = group.Select(f => f.Path).ToList();
-            PerGroup(paths, group.Key.Form, group.Key.Gzip, p => ExecuteNonQuery(IndexSql(p, group.Key.Form, group.Key.Gzip, window, capturedKey), cancellationToken));
+            PerGroup(paths, group.Key.Form, group.Key.Gzip, p => IndexWithDuckDb(p, group.Key.Form, group.Key.Gzip, window, capturedKey, cancellationToken));
         }
+
+        IndexInProcess(inProcess, window, capturedKey, cancellationToken);
 
         var before = _loaded;
         _loaded = Query("SELECT coalesce(sum(records), 0)::BIGINT FROM idx", r => r.GetInt64(0))[0];
@@ -117,6 +134,81 @@ public sealed class TrailStore : IDisposable
             throw new TrailInputException($"{paths[0]}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
         }
     }
+
+    private bool ReadInProcess(TrailFile file) => _readRecordsInProcess && RecordsReader.Handles(file);
+
+    // DuckDB reads the group into a staging table (index rows with their mints and captured records as
+    // lists, aggregated while reading), which is then split into the three tables.
+    private long IndexWithDuckDb(IReadOnlyList<string> paths, TrailForm form, bool gzip, TimeWindow window, string capturedKey, CancellationToken cancellationToken)
+    {
+        var rows = ExecuteNonQuery("CREATE OR REPLACE TEMP TABLE stage AS " + IndexSql(paths, form, gzip, window, capturedKey), cancellationToken);
+        Execute("INSERT INTO idx SELECT access_key_id, arn, source_ip, account, aws_region, file_id, records, first_seen, last_seen FROM stage");
+        Execute("""
+            INSERT INTO mints SELECT access_key_id, m.minted_key, m.minted_arn, m.event_name, m.event_id, m.event_time
+            FROM (SELECT access_key_id, unnest(mints) AS m FROM stage WHERE len(mints) > 0)
+            """);
+        Execute($"INSERT INTO captured SELECT {string.Join(", ", TrailFields.All.Select(f => "c." + Quote(f.Canonical)))} FROM (SELECT unnest(captured) AS c FROM stage WHERE len(captured) > 0)");
+        Execute("DROP TABLE stage");
+        return rows;
+    }
+
+    /// <summary>CloudTrail's own files, read by <see cref="RecordsReader"/> in parallel; each file's rows are appended as it finishes.</summary>
+    private void IndexInProcess(List<TrailFile> files, TimeWindow window, string capturedKey, CancellationToken cancellationToken)
+    {
+        if (files.Count == 0)
+        {
+            return;
+        }
+
+        using var index = _connection.CreateAppender("idx");
+        using var mints = _connection.CreateAppender("mints");
+        using var captured = _connection.CreateAppender("captured");
+        var gate = new object();
+        ForEachFile(files, cancellationToken, (file, json) =>
+        {
+            var sink = new IndexSink(capturedKey);
+            RecordsReader.Walk(json, window, sink);
+            lock (gate)
+            {
+                sink.AppendTo(index, mints, captured, _fileIds[file.Path]);
+            }
+        });
+    }
+
+    /// <summary>Reads files in parallel, each inflated whole into its thread's buffer; a file that cannot be read is named in the error.</summary>
+    private void ForEachFile(IEnumerable<TrailFile> files, CancellationToken cancellationToken, RecordsAction action)
+    {
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _threads, CancellationToken = cancellationToken };
+
+        // Parallel.ForEach hands a worker's state over to fresh tasks now and then: buffers are kept here,
+        // so each thread's buffer (the size of the largest file) is allocated once, not once per task.
+        var buffers = new System.Collections.Concurrent.ConcurrentBag<byte[]>();
+        try
+        {
+            Parallel.ForEach(files, options, () => buffers.TryTake(out var kept) ? kept : new byte[1 << 20], (file, _, buffer) =>
+            {
+                try
+                {
+                    var length = RecordsReader.ReadAll(file, ref buffer);
+                    action(file, buffer.AsSpan(0, length));
+                }
+                catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
+                {
+                    throw new TrailInputException($"{file.Path}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
+                }
+
+                return buffer;
+            }, buffers.Add);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is TrailInputException or OperationCanceledException) is { } first)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        }
+    }
+
+    private delegate void RecordsAction(TrailFile file, ReadOnlySpan<byte> json);
+
+    private static string CanonicalColumnsDdl => string.Join(", ", TrailFields.All.Select(f => $"{Quote(f.Canonical)} VARCHAR"));
 
     private long ExecuteNonQuery(string sql, CancellationToken cancellationToken)
     {
@@ -168,11 +260,10 @@ public sealed class TrailStore : IDisposable
         var name = string.Format(CultureInfo.InvariantCulture, TrailEvent.NormalizeEventNameSql, "\"eventName\"");
         var time = TimeExpression("\"eventTime\"");
         return $"""
-            INSERT INTO idx
-            SELECT access_key_id, arn, source_ip, account, aws_region, file_id, count(*), min(event_time), max(event_time),
+            SELECT access_key_id, arn, source_ip, account, aws_region, file_id, count(*) AS records, min(event_time) AS first_seen, max(event_time) AS last_seen,
               list(struct_pack(minted_key := minted_key, minted_arn := minted_arn, event_name := event_name, event_id := event_id, event_time := event_time))
-                FILTER (WHERE (minted_key IS NOT NULL OR minted_arn IS NOT NULL) AND error_code IS NULL),
-              list(struct_pack({capture})) FILTER (WHERE access_key_id = '{Escape(capturedKey)}')
+                FILTER (WHERE (minted_key IS NOT NULL OR minted_arn IS NOT NULL) AND error_code IS NULL) AS mints,
+              list(struct_pack({capture})) FILTER (WHERE access_key_id = '{Escape(capturedKey)}') AS captured
             FROM (
               SELECT *, "userIdentity.accessKeyId" AS access_key_id, "userIdentity.arn" AS arn, "sourceIPAddress" AS source_ip,
                 coalesce("recipientAccountId", "userIdentity.accountId") AS account, "awsRegion" AS aws_region, file_id,
@@ -285,8 +376,10 @@ public sealed class TrailStore : IDisposable
     /// <summary>Replaces the keys of the lineage, the session ARNs it minted and the attacker's addresses, which later queries join on.</summary>
     public void SetLineage(IEnumerable<string> keys, IEnumerable<string> sessionArns)
     {
-        Fill("lineage", keys);
-        Fill("session_arns", sessionArns);
+        _lineage = keys.ToHashSet(StringComparer.Ordinal);
+        _sessionArns = sessionArns.ToHashSet(StringComparer.Ordinal);
+        Fill("lineage", _lineage);
+        Fill("session_arns", _sessionArns);
     }
 
     public void SetAttackerIps(IEnumerable<string> ips) => Fill("attacker_ips", ips);
@@ -307,8 +400,8 @@ public sealed class TrailStore : IDisposable
     public IReadOnlyList<MintRecord> Mints()
     {
         const string sql = """
-            SELECT access_key_id, m.minted_key, m.minted_arn, m.event_name, m.event_id, strftime(min(m.event_time), '%Y-%m-%dT%H:%M:%SZ')
-            FROM (SELECT access_key_id, unnest(mints) AS m FROM idx WHERE access_key_id IN (SELECT key FROM lineage) AND len(mints) > 0)
+            SELECT access_key_id, minted_key, minted_arn, event_name, event_id, strftime(min(event_time), '%Y-%m-%dT%H:%M:%SZ')
+            FROM mints WHERE access_key_id IN (SELECT key FROM lineage)
             GROUP BY ALL
             """;
         return Query(sql, r => new MintRecord(r.GetString(0), Str(r, 1), Str(r, 2), r.GetString(3), r.GetString(4), TrailEvent.ParseTime(Str(r, 5))));
@@ -325,7 +418,7 @@ public sealed class TrailStore : IDisposable
             FROM idx
             WHERE arn IN (SELECT arn FROM session_arns) AND access_key_id IS NOT NULL
               AND access_key_id NOT IN (SELECT key FROM lineage)
-              AND access_key_id NOT IN (SELECT unnest(mints).minted_key FROM idx WHERE len(mints) > 0)
+              AND access_key_id NOT IN (SELECT minted_key FROM mints WHERE minted_key IS NOT NULL)
             GROUP BY access_key_id, arn
             """;
         return Query(sql, r => (r.GetString(0), r.GetString(1), TrailEvent.ParseTime(Str(r, 2))));
@@ -347,16 +440,16 @@ public sealed class TrailStore : IDisposable
         var names = TrailFields.All.Select(f => f.Canonical).ToList();
         Execute("DROP TABLE IF EXISTS lineage_events");
         Execute($"CREATE TEMP TABLE lineage_events ({string.Join(", ", names.Select(n => $"{Quote(n)} VARCHAR"))})");
-        Execute($"""
-            INSERT INTO lineage_events SELECT {string.Join(", ", names.Select(n => $"c.{Quote(n)}"))}
-            FROM (SELECT unnest(captured) AS c FROM idx WHERE len(captured) > 0 AND access_key_id IN (SELECT key FROM lineage))
-            """);
-        foreach (var group in _files.Where(f => wanted.Contains(f.Path)).DistinctBy(f => f.Path, StringComparer.Ordinal).GroupBy(f => (f.Form, f.Gzip)))
+        Execute("INSERT INTO lineage_events SELECT * FROM captured WHERE \"userIdentity.accessKeyId\" IN (SELECT key FROM lineage)");
+        var files = _files.Where(f => wanted.Contains(f.Path)).DistinctBy(f => f.Path, StringComparer.Ordinal).ToList();
+        var inProcess = files.Where(ReadInProcess).ToList();
+        ReadLineageInProcess(inProcess, cancellationToken);
+        foreach (var group in files.Except(inProcess).GroupBy(f => (f.Form, f.Gzip)))
         {
             var time = TimeExpression("\"eventTime\"");
             var window = WindowFilter(time, _window);
-            var filter = """
-                ("userIdentity.accessKeyId" IN (SELECT key FROM lineage)
+            var filter = $"""
+                (("userIdentity.accessKeyId" IN (SELECT key FROM lineage) AND "userIdentity.accessKeyId" <> '{Escape(_capturedKey)}')
                   OR ("userIdentity.accessKeyId" IS NULL AND "userIdentity.arn" IN (SELECT arn FROM session_arns) AND "eventSource" = 'signin.amazonaws.com'))
                 """;
             PerGroup([.. group.Select(f => f.Path)], group.Key.Form, group.Key.Gzip, paths => ExecuteNonQuery(
@@ -381,6 +474,68 @@ public sealed class TrailStore : IDisposable
 
             return TrailEvent.FromColumns(columns);
         });
+    }
+
+    /// <summary>
+    /// The second pass over CloudTrail's own files: a file is walked only if its bytes hold one of the keys or
+    /// session ARNs (a vectorised search, far cheaper than the walk), and only matching records are parsed.
+    /// </summary>
+    private void ReadLineageInProcess(List<TrailFile> files, CancellationToken cancellationToken)
+    {
+        if (files.Count == 0)
+        {
+            return;
+        }
+
+        var keys = _lineage.Where(k => k != _capturedKey).ToHashSet(StringComparer.Ordinal);
+        var needles = keys.Concat(_sessionArns).Select(System.Text.Encoding.UTF8.GetBytes).ToList();
+        using var appender = _connection.CreateAppender("lineage_events");
+        var gate = new object();
+        ForEachFile(files, cancellationToken, (file, json) =>
+        {
+            var found = false;
+            foreach (var needle in needles)
+            {
+                if (json.IndexOf(needle) >= 0)
+                {
+                    found = true;
+                    break;
+                }
+            }
+
+            if (!found)
+            {
+                return;
+            }
+
+            var sink = new LineageSink(keys, _sessionArns);
+            RecordsReader.Walk(json, _window, sink);
+            lock (gate)
+            {
+                foreach (var columns in sink.Records)
+                {
+                    AppendRow(appender, columns);
+                }
+            }
+        });
+    }
+
+    internal static void AppendRow(DuckDBAppender appender, IReadOnlyList<string?> columns)
+    {
+        var row = appender.CreateRow();
+        foreach (var value in columns)
+        {
+            if (value is null)
+            {
+                row.AppendNullValue();
+            }
+            else
+            {
+                row.AppendValue(value);
+            }
+        }
+
+        row.EndRow();
     }
 
     /// <summary>Other principals active from the attacker's addresses.</summary>

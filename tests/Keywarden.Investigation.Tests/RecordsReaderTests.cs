@@ -1,0 +1,104 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Keywarden.Detection.Credentials;
+using Keywarden.Investigation.Analysis;
+using Keywarden.Investigation.Loading;
+using Keywarden.Investigation.Reports;
+
+namespace Keywarden.Investigation.Tests;
+
+/// <summary>
+/// CloudTrail's own files are read in process (RecordsReader), the other forms by DuckDB: the two readers
+/// must give the same investigation, down to the bytes of the json report.
+/// </summary>
+public sealed class RecordsReaderTests : IDisposable
+{
+    private const string Account = "111122223333";
+    private readonly TempTree _tree = new();
+    private readonly Random _random = new(77);
+
+    private static async Task<string> JsonReport(string folder, string key, TimeWindow window, bool inProcess)
+    {
+        var options = new InvestigationOptions { ReadRecordsInProcess = inProcess };
+        var report = await Investigator.RunAsync(new LocalTrailSource(folder), new TrailQuery(key, window, [], []), options);
+        var output = new StringWriter();
+        ReportWriters.Write(report, ReportFormat.Json, output);
+
+        // A record without an eventID is given a random one by either reader.
+        return System.Text.RegularExpressions.Regex.Replace(output.ToString(), "no-event-id-[0-9a-f-]{36}", "no-event-id");
+    }
+
+    [Fact]
+    public async Task The_attack_scenario_reads_the_same_in_process_and_with_DuckDB()
+    {
+        var scenario = new AttackScenario();
+        scenario.WriteFolder(_tree.Root);
+        var inProcess = await JsonReport(_tree.Root, scenario.LeakedKey, TimeWindow.All, inProcess: true);
+        Assert.Equal(await JsonReport(_tree.Root, scenario.LeakedKey, TimeWindow.All, inProcess: false), inProcess);
+        Assert.Contains(scenario.ConsoleKey, inProcess, StringComparison.Ordinal);
+
+        var window = new TimeWindow(AttackScenario.Start.AddHours(1), AttackScenario.Start.AddDays(2));
+        Assert.Equal(
+            await JsonReport(_tree.Root, scenario.LeakedKey, window, inProcess: false),
+            await JsonReport(_tree.Root, scenario.LeakedKey, window, inProcess: true));
+    }
+
+    [Fact]
+    public async Task Unusual_but_valid_CloudTrail_files_read_the_same_in_process_and_with_DuckDB()
+    {
+        var leaked = SyntheticCredentials.KeyId(_random, "AKIA", Account);
+        var minted = SyntheticCredentials.KeyId(_random, "ASIA", Account);
+        var other = SyntheticCredentials.KeyId(_random, "AKIA", Account);
+        var trail = new TrailRecords(seed: 5);
+        var user = Caller.User(leaked, Account, "deploy");
+        var session = Caller.Session(minted, Account, $"arn:aws:sts::{Account}:federated-user/x", "FederatedUser", null);
+        var t = AttackScenario.Start;
+        trail.Add(user, t, "sts", "GetCallerIdentity", "us-east-1", "203.0.113.5", readOnly: true);
+
+        // A SIEM pipeline that re-wrote CloudTrail's form but kept the document as a JSON string.
+        var mint = trail.Add(user, t.AddMinutes(1), "sts", "GetFederationToken", "us-east-1", "203.0.113.5", new JsonObject { ["name"] = "x" });
+        mint["responseElements"] = new JsonObject
+        {
+            ["credentials"] = new JsonObject { ["accessKeyId"] = minted },
+            ["federatedUser"] = new JsonObject { ["arn"] = $"arn:aws:sts::{Account}:federated-user/x" },
+        }.ToJsonString();
+        trail.Add(session, t.AddMinutes(2), "ec2", "RunInstances", "ap-south-1", "203.0.113.5");
+
+        // Epoch milliseconds, no eventID, numbers and booleans where text is usual.
+        var noId = trail.Add(user, t.AddMinutes(3), "iam", "ListUsers", "us-east-1", "203.0.113.5", readOnly: true);
+        noId.Remove("eventID");
+        noId["eventTime"] = t.AddMinutes(3).ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // Another principal from the attacker's address, and the account's usual region.
+        trail.Add(Caller.User(other, Account, "alice"), t.AddMinutes(4), "s3", "ListBuckets", "us-east-1", "203.0.113.5", readOnly: true);
+        trail.Add(Caller.User(other, Account, "alice"), t.AddMinutes(5), "s3", "ListBuckets", "eu-west-1", "198.51.100.1", readOnly: true);
+
+        // Escapes where CloudTrail never writes them, a BOM, an extra top-level field.
+        var json = new JsonObject { ["Records"] = new JsonArray([.. trail.Records.Select(r => r.DeepClone())]) }.ToJsonString()
+            .Replace("\"us-east-1\"", "\"us\\u002Deast-1\"", StringComparison.Ordinal);
+        json = json[..^1] + ",\"deliveredBy\":{\"note\":[1,2,3]}}";
+        Directory.CreateDirectory(_tree.Path("AWSLogs"));
+        File.WriteAllBytes(_tree.Path("AWSLogs/odd.json"), [.. Encoding.UTF8.Preamble, .. Encoding.UTF8.GetBytes(json)]);
+
+        var inProcess = await JsonReport(_tree.Root, leaked, TimeWindow.All, inProcess: true);
+        Assert.Equal(await JsonReport(_tree.Root, leaked, TimeWindow.All, inProcess: false), inProcess);
+        Assert.Contains($"\"keyId\": \"{minted}\"", inProcess, StringComparison.Ordinal);
+        Assert.Contains("\"eventCount\": 4", inProcess, StringComparison.Ordinal);
+        Assert.Contains("RunInstances", inProcess, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_truncated_gzip_is_named_in_the_error()
+    {
+        var key = SyntheticCredentials.KeyId(_random, "AKIA", Account);
+        var trail = new TrailRecords(seed: 9);
+        trail.Add(Caller.User(key, Account, "dev"), AttackScenario.Start, "ec2", "DescribeInstances", "us-east-1", "203.0.113.9", readOnly: true);
+        var path = _tree.Path("cut.json.gz");
+        TrailRecords.WriteCloudTrailFile(path, trail.Records);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length * 2 / 3)]);
+        var e = await Assert.ThrowsAsync<TrailInputException>(() => JsonReport(_tree.Root, key, TimeWindow.All, inProcess: true));
+        Assert.Contains("cut.json.gz: cannot read", e.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _tree.Dispose();
+}
