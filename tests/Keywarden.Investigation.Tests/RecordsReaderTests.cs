@@ -17,9 +17,9 @@ public sealed class RecordsReaderTests : IDisposable
     private readonly TempTree _tree = new();
     private readonly Random _random = new(77);
 
-    private static async Task<string> JsonReport(string folder, string key, TimeWindow window, bool inProcess)
+    private static async Task<string> JsonReport(string folder, string key, TimeWindow window, bool inProcess, long maxInMemory = RecordsReader.DefaultMaxInMemory)
     {
-        var options = new InvestigationOptions { ReadRecordsInProcess = inProcess };
+        var options = new InvestigationOptions { ReadRecordsInProcess = inProcess, MaxFileInMemory = maxInMemory };
         var report = await Investigator.RunAsync(new LocalTrailSource(folder), new TrailQuery(key, window, [], []), options);
         var output = new StringWriter();
         ReportWriters.Write(report, ReportFormat.Json, output);
@@ -84,6 +84,38 @@ public sealed class RecordsReaderTests : IDisposable
         Assert.Contains($"\"keyId\": \"{minted}\"", inProcess, StringComparison.Ordinal);
         Assert.Contains("\"eventCount\": 4", inProcess, StringComparison.Ordinal);
         Assert.Contains("RunInstances", inProcess, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_file_that_inflates_beyond_the_memory_limit_is_left_to_DuckDB()
+    {
+        // Two gzip members: the trailer gives only the last one's size (here: padding), so the file looks
+        // small enough to hold until it is inflated.
+        var key = SyntheticCredentials.KeyId(_random, "AKIA", Account);
+        var trail = new TrailRecords(seed: 11);
+        for (var i = 0; i < 40; i++)
+        {
+            trail.Add(Caller.User(key, Account, "dev"), AttackScenario.Start.AddMinutes(i), "ec2", "DescribeInstances", "us-east-1", "203.0.113.9", readOnly: true);
+        }
+
+        var json = Encoding.UTF8.GetBytes(new JsonObject { ["Records"] = new JsonArray([.. trail.Records.Select(r => r.DeepClone())]) }.ToJsonString());
+        var padding = Encoding.UTF8.GetBytes(new string(' ', 30_000));
+        var path = _tree.Path("multi.json.gz");
+        using (var file = File.Create(path))
+        {
+            foreach (var part in new[] { json[..^10], [.. json[^10..], .. padding] })
+            {
+                using var member = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true);
+                member.Write(part);
+            }
+        }
+
+        const long limit = 40_000;
+        Assert.InRange(TrailStore.UncompressedSize(path, gzip: true), 1, limit);
+        Assert.True(json.Length + padding.Length > limit);
+        var small = await JsonReport(_tree.Root, key, TimeWindow.All, inProcess: true, maxInMemory: limit);
+        Assert.Contains("\"eventCount\": 40", small, StringComparison.Ordinal);
+        Assert.Equal(await JsonReport(_tree.Root, key, TimeWindow.All, inProcess: true), small);
     }
 
     [Fact]

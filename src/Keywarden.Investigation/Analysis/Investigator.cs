@@ -22,6 +22,9 @@ public sealed record InvestigationOptions
 
     /// <summary>false: DuckDB reads CloudTrail's own files too, as it reads the other forms (tests compare the two readers).</summary>
     internal bool ReadRecordsInProcess { get; init; } = true;
+
+    /// <summary>CloudTrail files larger than this inflated are read by DuckDB (tests lower it).</summary>
+    internal long MaxFileInMemory { get; init; } = RecordsReader.DefaultMaxInMemory;
 }
 
 /// <summary>
@@ -42,7 +45,7 @@ public static class Investigator
         {
             var notes = new List<string>();
             var files = await source.FetchAsync(query, work, notes, cancellationToken);
-            using var store = new TrailStore(Path.Combine(work, "store"), options.Threads, options.MemoryLimit, options.ReadRecordsInProcess);
+            using var store = new TrailStore(Path.Combine(work, "store"), options.Threads, options.MemoryLimit, options.ReadRecordsInProcess, options.MaxFileInMemory);
             store.Load(files, query.Window, query.KeyId, cancellationToken);
             return Analyze(store, source.Name, files.Count, query, options, notes, cancellationToken);
         }

@@ -117,21 +117,22 @@ internal interface IRecordSink
 internal static class RecordsReader
 {
     /// <summary>Files larger than this (inflated) go to DuckDB, which streams them.</summary>
-    public const long MaxInMemory = 1L << 30;
+    public const long DefaultMaxInMemory = 1L << 30;
 
     /// <summary>Calls whose answer carries a new credential at responseElements.credentials.accessKeyId.</summary>
     private static readonly HashSet<string> MintsCredential = new(TrailStore.MintingEvents.Where(e => e != "CreateAccessKey"), StringComparer.Ordinal);
 
-    public static bool Handles(TrailFile file) =>
-        file.Form == TrailForm.Records && TrailStore.UncompressedSize(file.Path, file.Gzip) <= MaxInMemory;
+    public static bool Handles(TrailFile file, long maxInMemory) =>
+        file.Form == TrailForm.Records && TrailStore.UncompressedSize(file.Path, file.Gzip) <= maxInMemory;
 
     /// <summary>The whole file, inflated, into <paramref name="buffer"/> (grown as needed); returns its length.</summary>
-    public static int ReadAll(TrailFile file, ref byte[] buffer)
+    public static int ReadAll(TrailFile file, ref byte[] buffer, long maxInMemory)
     {
+        maxInMemory = Math.Min(maxInMemory, Array.MaxLength);
         var expected = TrailStore.UncompressedSize(file.Path, file.Gzip);
         if (buffer.Length < expected + 1)
         {
-            buffer = new byte[Math.Min(MaxInMemory, expected + 1)];
+            buffer = new byte[Math.Min(maxInMemory, expected + 1)];
         }
 
         using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
@@ -141,12 +142,12 @@ internal static class RecordsReader
         {
             if (length == buffer.Length)
             {
-                if (buffer.Length >= MaxInMemory)
+                if (buffer.Length >= maxInMemory)
                 {
-                    throw new InvalidDataException($"larger than {MaxInMemory >> 20} MiB inflated");
+                    throw new TrailFileTooLargeException();
                 }
 
-                Array.Resize(ref buffer, (int)Math.Min(MaxInMemory, (long)buffer.Length * 2));
+                Array.Resize(ref buffer, (int)Math.Min(maxInMemory, (long)buffer.Length * 2));
             }
 
             var read = source.Read(buffer, length, buffer.Length - length);
@@ -156,6 +157,10 @@ internal static class RecordsReader
             }
 
             length += read;
+            if (length > maxInMemory)
+            {
+                throw new TrailFileTooLargeException();
+            }
         }
     }
 
@@ -487,4 +492,12 @@ internal static class RecordsReader
             return null;
         }
     }
+}
+
+/// <summary>A file larger inflated than the reader holds in memory: DuckDB, which streams, reads it instead.</summary>
+internal sealed class TrailFileTooLargeException : Exception
+{
+    public TrailFileTooLargeException() { }
+    public TrailFileTooLargeException(string message) : base(message) { }
+    public TrailFileTooLargeException(string message, Exception inner) : base(message, inner) { }
 }

@@ -36,15 +36,20 @@ public sealed class TrailStore : IDisposable
     private readonly Dictionary<string, ulong> _fileIds = new(StringComparer.Ordinal);
     private readonly int _threads;
     private readonly bool _readRecordsInProcess;
+    private readonly long _maxInMemory;
     private TimeWindow _window = TimeWindow.All;
     private string _capturedKey = "";
     private HashSet<string> _lineage = new(StringComparer.Ordinal);
     private HashSet<string> _sessionArns = new(StringComparer.Ordinal);
     private long _loaded;
 
-    /// <summary>Opens a new store in <paramref name="workFolder"/>; with <paramref name="readRecordsInProcess"/> false, DuckDB reads CloudTrail's own files too (tests compare the two readers).</summary>
-    public TrailStore(string workFolder, int? threads = null, string memoryLimit = "2GB", bool readRecordsInProcess = true)
+    /// <summary>
+    /// Opens a new store in <paramref name="workFolder"/>. CloudTrail's own files up to <paramref name="maxInMemory"/>
+    /// bytes inflated are read in process unless <paramref name="readRecordsInProcess"/> is false (tests compare the two readers).
+    /// </summary>
+    public TrailStore(string workFolder, int? threads = null, string memoryLimit = "2GB", bool readRecordsInProcess = true, long maxInMemory = RecordsReader.DefaultMaxInMemory)
     {
+        _maxInMemory = maxInMemory;
         _threads = threads is > 0 ? threads.Value : Environment.ProcessorCount;
         _readRecordsInProcess = readRecordsInProcess;
         Directory.CreateDirectory(workFolder);
@@ -105,13 +110,12 @@ public sealed class TrailStore : IDisposable
         }
 
         var inProcess = files.Where(ReadInProcess).ToList();
-        foreach (var group in files.Except(inProcess).GroupBy(f => (f.Form, f.Gzip)))
+        var tooLarge = IndexInProcess(inProcess, window, capturedKey, cancellationToken);
+        foreach (var group in files.Except(inProcess).Concat(tooLarge).GroupBy(f => (f.Form, f.Gzip)))
         {
             var paths = group.Select(f => f.Path).ToList();
             PerGroup(paths, group.Key.Form, group.Key.Gzip, p => IndexWithDuckDb(p, group.Key.Form, group.Key.Gzip, window, capturedKey, cancellationToken));
         }
-
-        IndexInProcess(inProcess, window, capturedKey, cancellationToken);
 
         var before = _loaded;
         _loaded = Query("SELECT coalesce(sum(records), 0)::BIGINT FROM idx", r => r.GetInt64(0))[0];
@@ -135,7 +139,7 @@ public sealed class TrailStore : IDisposable
         }
     }
 
-    private bool ReadInProcess(TrailFile file) => _readRecordsInProcess && RecordsReader.Handles(file);
+    private bool ReadInProcess(TrailFile file) => _readRecordsInProcess && RecordsReader.Handles(file, _maxInMemory);
 
     // DuckDB reads the group into a staging table (index rows with their mints and captured records as
     // lists, aggregated while reading), which is then split into the three tables.
@@ -152,19 +156,22 @@ public sealed class TrailStore : IDisposable
         return rows;
     }
 
-    /// <summary>CloudTrail's own files, read by <see cref="RecordsReader"/> in parallel; each file's rows are appended as it finishes.</summary>
-    private void IndexInProcess(List<TrailFile> files, TimeWindow window, string capturedKey, CancellationToken cancellationToken)
+    /// <summary>
+    /// CloudTrail's own files, read by <see cref="RecordsReader"/> in parallel; each file's rows are appended as
+    /// it finishes. Returns the files that turned out too large to hold (a multi-member gzip hides its size), for DuckDB.
+    /// </summary>
+    private List<TrailFile> IndexInProcess(List<TrailFile> files, TimeWindow window, string capturedKey, CancellationToken cancellationToken)
     {
         if (files.Count == 0)
         {
-            return;
+            return [];
         }
 
         using var index = _connection.CreateAppender("idx");
         using var mints = _connection.CreateAppender("mints");
         using var captured = _connection.CreateAppender("captured");
         var gate = new object();
-        ForEachFile(files, cancellationToken, (file, json) =>
+        return ForEachFile(files, cancellationToken, (file, json) =>
         {
             var sink = new IndexSink(capturedKey);
             RecordsReader.Walk(json, window, sink);
@@ -175,9 +182,13 @@ public sealed class TrailStore : IDisposable
         });
     }
 
-    /// <summary>Reads files in parallel, each inflated whole into its thread's buffer; a file that cannot be read is named in the error.</summary>
-    private void ForEachFile(IEnumerable<TrailFile> files, CancellationToken cancellationToken, RecordsAction action)
+    /// <summary>
+    /// Reads files in parallel, each inflated whole into its thread's buffer; a file that cannot be read is
+    /// named in the error. Returns the files too large to hold in memory, untouched.
+    /// </summary>
+    private List<TrailFile> ForEachFile(IEnumerable<TrailFile> files, CancellationToken cancellationToken, RecordsAction action)
     {
+        var tooLarge = new System.Collections.Concurrent.ConcurrentBag<TrailFile>();
         var options = new ParallelOptions { MaxDegreeOfParallelism = _threads, CancellationToken = cancellationToken };
 
         // Parallel.ForEach hands a worker's state over to fresh tasks now and then: buffers are kept here,
@@ -189,8 +200,12 @@ public sealed class TrailStore : IDisposable
             {
                 try
                 {
-                    var length = RecordsReader.ReadAll(file, ref buffer);
+                    var length = RecordsReader.ReadAll(file, ref buffer, _maxInMemory);
                     action(file, buffer.AsSpan(0, length));
+                }
+                catch (TrailFileTooLargeException)
+                {
+                    tooLarge.Add(file);
                 }
                 catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
                 {
@@ -204,6 +219,8 @@ public sealed class TrailStore : IDisposable
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
         }
+
+        return [.. tooLarge];
     }
 
     private delegate void RecordsAction(TrailFile file, ReadOnlySpan<byte> json);
@@ -443,8 +460,8 @@ public sealed class TrailStore : IDisposable
         Execute("INSERT INTO lineage_events SELECT * FROM captured WHERE \"userIdentity.accessKeyId\" IN (SELECT key FROM lineage)");
         var files = _files.Where(f => wanted.Contains(f.Path)).DistinctBy(f => f.Path, StringComparer.Ordinal).ToList();
         var inProcess = files.Where(ReadInProcess).ToList();
-        ReadLineageInProcess(inProcess, cancellationToken);
-        foreach (var group in files.Except(inProcess).GroupBy(f => (f.Form, f.Gzip)))
+        var tooLarge = ReadLineageInProcess(inProcess, cancellationToken);
+        foreach (var group in files.Except(inProcess).Concat(tooLarge).GroupBy(f => (f.Form, f.Gzip)))
         {
             var time = TimeExpression("\"eventTime\"");
             var window = WindowFilter(time, _window);
@@ -480,18 +497,18 @@ public sealed class TrailStore : IDisposable
     /// The second pass over CloudTrail's own files: a file is walked only if its bytes hold one of the keys or
     /// session ARNs (a vectorised search, far cheaper than the walk), and only matching records are parsed.
     /// </summary>
-    private void ReadLineageInProcess(List<TrailFile> files, CancellationToken cancellationToken)
+    private List<TrailFile> ReadLineageInProcess(List<TrailFile> files, CancellationToken cancellationToken)
     {
         if (files.Count == 0)
         {
-            return;
+            return [];
         }
 
         var keys = _lineage.Where(k => k != _capturedKey).ToHashSet(StringComparer.Ordinal);
         var needles = keys.Concat(_sessionArns).Select(System.Text.Encoding.UTF8.GetBytes).ToList();
         using var appender = _connection.CreateAppender("lineage_events");
         var gate = new object();
-        ForEachFile(files, cancellationToken, (file, json) =>
+        return ForEachFile(files, cancellationToken, (file, json) =>
         {
             var found = false;
             foreach (var needle in needles)
