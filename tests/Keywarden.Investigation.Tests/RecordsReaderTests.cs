@@ -119,6 +119,44 @@ public sealed class RecordsReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task Trails_merged_into_one_file_are_read_whole()
+    {
+        // `cat a.json.gz b.json.gz > ab.json.gz`: a multi-member gzip holding two {"Records":[...]} objects.
+        var key = SyntheticCredentials.KeyId(_random, "AKIA", Account);
+        var parts = new List<byte[]>();
+        for (var part = 0; part < 2; part++)
+        {
+            var trail = new TrailRecords(seed: 20 + part);
+            for (var i = 0; i < 3 + part; i++)
+            {
+                trail.Add(Caller.User(key, Account, "dev"), AttackScenario.Start.AddMinutes(10 * part + i), "iam", "ListUsers", "us-east-1", "203.0.113.9", readOnly: true);
+            }
+
+            var path = _tree.Path($"part{part}.json.gz");
+            TrailRecords.WriteCloudTrailFile(path, trail.Records);
+            parts.Add(File.ReadAllBytes(path));
+            File.Delete(path);
+        }
+
+        File.WriteAllBytes(_tree.Path("merged.json.gz"), [.. parts[0], .. parts[1]]);
+        var inProcess = await JsonReport(_tree.Root, key, TimeWindow.All, inProcess: true);
+        Assert.Contains("\"eventCount\": 7", inProcess, StringComparison.Ordinal);
+        Assert.Equal(await JsonReport(_tree.Root, key, TimeWindow.All, inProcess: false), inProcess);
+    }
+
+    [Fact]
+    public async Task A_record_with_a_lone_surrogate_names_its_file()
+    {
+        var key = SyntheticCredentials.KeyId(_random, "AKIA", Account);
+        var trail = new TrailRecords(seed: 9);
+        trail.Add(Caller.User(key, Account, "dev"), AttackScenario.Start, "ec2", "DescribeInstances", "us-east-1", "203.0.113.9", readOnly: true, userAgent: "agent-MARK");
+        var json = new JsonObject { ["Records"] = new JsonArray([.. trail.Records.Select(r => r.DeepClone())]) }.ToJsonString().Replace("agent-MARK", "agent-\\ud800", StringComparison.Ordinal);
+        _tree.Write("surrogate.json", json);
+        var e = await Assert.ThrowsAsync<TrailInputException>(() => JsonReport(_tree.Root, key, TimeWindow.All, inProcess: true));
+        Assert.Contains("surrogate.json: cannot read CloudTrail records", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_truncated_gzip_is_named_in_the_error()
     {
         var key = SyntheticCredentials.KeyId(_random, "AKIA", Account);

@@ -25,13 +25,14 @@ internal sealed class IndexSink(string capturedKey) : IRecordSink
         foreach (var field in GroupFields)
         {
             var actual = field == RecordField.RecipientAccount ? record.AccountField : field;
-            if (record.TryGetBytes(actual, out var bytes))
+            var present = record.TryGetBytes(actual, out var bytes);
+            if (_scratch.Length < length + bytes.Length + 1)
             {
-                if (_scratch.Length < length + bytes.Length + 1)
-                {
-                    Array.Resize(ref _scratch, (length + bytes.Length + 1) * 2);
-                }
+                Array.Resize(ref _scratch, (length + bytes.Length + 1) * 2);
+            }
 
+            if (present)
+            {
                 bytes.CopyTo(_scratch.AsSpan(length));
                 length += bytes.Length;
                 _scratch[length++] = 0xFF; // never in UTF-8: ends a value

@@ -116,8 +116,12 @@ internal interface IRecordSink
 /// </summary>
 internal static class RecordsReader
 {
-    /// <summary>Files larger than this (inflated) go to DuckDB, which streams them.</summary>
-    public const long DefaultMaxInMemory = 1L << 30;
+    /// <summary>
+    /// Files larger than this (inflated) go to DuckDB, which streams them. CloudTrail delivers a file every
+    /// few minutes per account and region, a few MB inflated; one thread holds one file, so this bounds the
+    /// reader's memory to threads × 256 MiB.
+    /// </summary>
+    public const long DefaultMaxInMemory = 256L << 20;
 
     /// <summary>Calls whose answer carries a new credential at responseElements.credentials.accessKeyId.</summary>
     private static readonly HashSet<string> MintsCredential = new(TrailStore.MintingEvents.Where(e => e != "CreateAccessKey"), StringComparer.Ordinal);
@@ -144,6 +148,12 @@ internal static class RecordsReader
             {
                 if (buffer.Length >= maxInMemory)
                 {
+                    // Full: a file of exactly the limit ends here; anything more is too large.
+                    if (source.ReadByte() < 0)
+                    {
+                        return length;
+                    }
+
                     throw new TrailFileTooLargeException();
                 }
 
@@ -172,8 +182,30 @@ internal static class RecordsReader
             json = json[3..];
         }
 
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 512 });
-        Expect(ref reader, JsonTokenType.StartObject);
+        // Several objects one after another are read as DuckDB reads them: every one (trails merged with
+        // `cat`, including gzip files concatenated into one multi-member file).
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxDepth, AllowMultipleValues = true });
+        long records = 0;
+        while (reader.Read())
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            records += WalkObject(ref reader, json, window, sink);
+        }
+
+        return records;
+    }
+
+    internal const int MaxDepth = 512;
+
+    internal static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = MaxDepth };
+
+    private static long WalkObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, TimeWindow window, IRecordSink sink)
+    {
         long records = 0;
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
@@ -222,14 +254,6 @@ internal static class RecordsReader
         }
 
         return reader.TokenType;
-    }
-
-    private static void Expect(ref Utf8JsonReader reader, JsonTokenType type)
-    {
-        if (Next(ref reader) != type)
-        {
-            throw new JsonException($"expected {type}, found {reader.TokenType}");
-        }
     }
 
     private static void ReadRecord(ref Utf8JsonReader reader, ref RecordView view)
@@ -363,7 +387,7 @@ internal static class RecordsReader
     {
         try
         {
-            var document = JsonDocument.Parse(value.ToArray());
+            var document = JsonDocument.Parse(value.ToArray(), DocumentOptions);
             if (document.RootElement.ValueKind != JsonValueKind.String)
             {
                 return document;
@@ -371,7 +395,7 @@ internal static class RecordsReader
 
             var text = document.RootElement.GetString()!;
             document.Dispose();
-            return JsonDocument.Parse(text);
+            return JsonDocument.Parse(text, DocumentOptions);
         }
         catch (JsonException)
         {
@@ -452,7 +476,7 @@ internal static class RecordsReader
     /// </summary>
     public static string?[] CanonicalColumns(ReadOnlySpan<byte> record)
     {
-        using var document = JsonDocument.Parse(record.ToArray());
+        using var document = JsonDocument.Parse(record.ToArray(), DocumentOptions);
         var root = document.RootElement;
         var columns = new string?[TrailFields.All.Count];
         for (var i = 0; i < columns.Length; i++)
@@ -484,7 +508,7 @@ internal static class RecordsReader
     {
         try
         {
-            using var inner = JsonDocument.Parse(text);
+            using var inner = JsonDocument.Parse(text, DocumentOptions);
             return inner.RootElement.GetRawText();
         }
         catch (JsonException)

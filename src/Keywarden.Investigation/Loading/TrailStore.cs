@@ -90,6 +90,10 @@ public sealed class TrailStore : IDisposable
         _capturedKey = capturedKey;
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(window);
+
+        // Whole seconds, as CloudTrail records time and as the SQL filter compares: both readers keep the same events.
+        window = new TimeWindow(WholeSeconds(window.Since), WholeSeconds(window.Until));
+        files = [.. files.DistinctBy(f => f.Path, StringComparer.Ordinal)];
         _window = window;
         _files.AddRange(files);
         using (var appender = _connection.CreateAppender("files"))
@@ -139,6 +143,9 @@ public sealed class TrailStore : IDisposable
         }
     }
 
+    private static DateTimeOffset? WholeSeconds(DateTimeOffset? time) =>
+        time is { } t ? new DateTimeOffset(t.UtcTicks - (t.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero) : null;
+
     private bool ReadInProcess(TrailFile file) => _readRecordsInProcess && RecordsReader.Handles(file, _maxInMemory);
 
     // DuckDB reads the group into a staging table (index rows with their mints and captured records as
@@ -146,12 +153,23 @@ public sealed class TrailStore : IDisposable
     private long IndexWithDuckDb(IReadOnlyList<string> paths, TrailForm form, bool gzip, TimeWindow window, string capturedKey, CancellationToken cancellationToken)
     {
         var rows = ExecuteNonQuery("CREATE OR REPLACE TEMP TABLE stage AS " + IndexSql(paths, form, gzip, window, capturedKey), cancellationToken);
-        Execute("INSERT INTO idx SELECT access_key_id, arn, source_ip, account, aws_region, file_id, records, first_seen, last_seen FROM stage");
-        Execute("""
-            INSERT INTO mints SELECT access_key_id, m.minted_key, m.minted_arn, m.event_name, m.event_id, m.event_time
-            FROM (SELECT access_key_id, unnest(mints) AS m FROM stage WHERE len(mints) > 0)
-            """);
-        Execute($"INSERT INTO captured SELECT {string.Join(", ", TrailFields.All.Select(f => "c." + Quote(f.Canonical)))} FROM (SELECT unnest(captured) AS c FROM stage WHERE len(captured) > 0)");
+        Execute("BEGIN TRANSACTION");
+        try
+        {
+            Execute("INSERT INTO idx SELECT access_key_id, arn, source_ip, account, aws_region, file_id, records, first_seen, last_seen FROM stage");
+            Execute("""
+                INSERT INTO mints SELECT access_key_id, m.minted_key, m.minted_arn, m.event_name, m.event_id, m.event_time
+                FROM (SELECT access_key_id, unnest(mints) AS m FROM stage WHERE len(mints) > 0)
+                """);
+            Execute($"INSERT INTO captured SELECT {string.Join(", ", TrailFields.All.Select(f => "c." + Quote(f.Canonical)))} FROM (SELECT unnest(captured) AS c FROM stage WHERE len(captured) > 0)");
+            Execute("COMMIT");
+        }
+        catch (DuckDBException)
+        {
+            Execute("ROLLBACK");
+            throw;
+        }
+
         Execute("DROP TABLE stage");
         return rows;
     }
@@ -207,8 +225,9 @@ public sealed class TrailStore : IDisposable
                 {
                     tooLarge.Add(file);
                 }
-                catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
+                    // Broken gzip or JSON, text that is not UTF-8, a lone surrogate escape, an I/O error: the file is named.
                     throw new TrailInputException($"{file.Path}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
                 }
 
@@ -493,10 +512,7 @@ public sealed class TrailStore : IDisposable
         });
     }
 
-    /// <summary>
-    /// The second pass over CloudTrail's own files: a file is walked only if its bytes hold one of the keys or
-    /// session ARNs (a vectorised search, far cheaper than the walk), and only matching records are parsed.
-    /// </summary>
+    /// <summary>The second pass over CloudTrail's own files (those the index shows hold wanted records): only matching records are parsed in full.</summary>
     private List<TrailFile> ReadLineageInProcess(List<TrailFile> files, CancellationToken cancellationToken)
     {
         if (files.Count == 0)
@@ -505,26 +521,10 @@ public sealed class TrailStore : IDisposable
         }
 
         var keys = _lineage.Where(k => k != _capturedKey).ToHashSet(StringComparer.Ordinal);
-        var needles = keys.Concat(_sessionArns).Select(System.Text.Encoding.UTF8.GetBytes).ToList();
         using var appender = _connection.CreateAppender("lineage_events");
         var gate = new object();
         return ForEachFile(files, cancellationToken, (file, json) =>
         {
-            var found = false;
-            foreach (var needle in needles)
-            {
-                if (json.IndexOf(needle) >= 0)
-                {
-                    found = true;
-                    break;
-                }
-            }
-
-            if (!found)
-            {
-                return;
-            }
-
             var sink = new LineageSink(keys, _sessionArns);
             RecordsReader.Walk(json, _window, sink);
             lock (gate)
