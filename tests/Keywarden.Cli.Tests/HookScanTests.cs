@@ -102,6 +102,33 @@ public sealed partial class HookScanTests : IDisposable
         Assert.Equal(full, hook);
     }
 
+    [Fact]
+    public async Task The_installed_hook_blocks_commit_a_commit_with_paths_and_commits_in_a_worktree()
+    {
+        // git runs the hook with GIT_INDEX_FILE set (a temporary index for -a and for paths) and, in a
+        // linked worktree, with GIT_DIR: the staged check must read the index git is about to commit.
+        _repo.Write("a.txt", "a\n");
+        _repo.Write("b.txt", "b\n");
+        _repo.Commit("initial");
+        Assert.Equal(0, (await Cli.RunAsync(["hook", "install", _repo.Path])).ExitCode);
+
+        _repo.Append("a.txt", $"k={KeyId(_random)}\n");
+        Assert.Contains("commit blocked", Assert.Throws<InvalidOperationException>(() => _repo.Git(["commit", "-q", "-a", "-m", "all"])).Message, StringComparison.Ordinal);
+        Assert.Contains("commit blocked", Assert.Throws<InvalidOperationException>(() => _repo.Git(["commit", "-q", "-m", "path", "a.txt"])).Message, StringComparison.Ordinal);
+        _repo.Git(["checkout", "--", "a.txt"]);
+        _repo.Append("b.txt", "harmless\n");
+        _repo.Git(["commit", "-q", "-m", "clean path", "b.txt"]);
+
+        _repo.Git(["worktree", "add", "-q", "-b", "side", "wt"]);
+        var worktree = Path.Combine(_repo.Path, "wt");
+        File.AppendAllText(Path.Combine(worktree, "a.txt"), $"k={KeyId(_random)}\n");
+        _repo.Git(["add", "a.txt"], cwd: worktree);
+        Assert.Contains("commit blocked", Assert.Throws<InvalidOperationException>(() => _repo.Git(["commit", "-q", "-m", "leak"], cwd: worktree)).Message, StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(worktree, "a.txt"), "a\nclean\n");
+        _repo.Git(["add", "a.txt"], cwd: worktree);
+        _repo.Git(["commit", "-q", "-m", "clean"], cwd: worktree);
+    }
+
     [Theory]
     [InlineData("scan", "--staged")]
     [InlineData("scan", "--staged", "--no-progress")]

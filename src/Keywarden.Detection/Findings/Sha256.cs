@@ -30,7 +30,11 @@ internal static class Sha256
     public static void Hash(ReadOnlySpan<byte> data, Span<byte> hash)
     {
         Span<uint> state = stackalloc uint[8];
-        InitialState.CopyTo(state);
+        for (var i = 0; i < state.Length; i++)
+        {
+            state[i] = InitialState[i];
+        }
+
         Span<uint> w = stackalloc uint[64];
         var whole = data.Length - (data.Length % 64);
         for (var offset = 0; offset < whole; offset += 64)

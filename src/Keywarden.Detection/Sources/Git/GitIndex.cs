@@ -106,7 +106,7 @@ internal sealed class GitIndex
             {
                 // Prefix compression: drop N bytes from the end of the previous path, append the suffix.
                 var drop = ReadOffset(data, ref p);
-                var nul = Array.IndexOf(data, (byte)0, p, end - p);
+                var nul = IndexOf(data, 0, p, end);
                 if (drop > previous.Length || nul < 0)
                 {
                     return null;
@@ -119,7 +119,7 @@ internal sealed class GitIndex
             }
             else
             {
-                var nul = Array.IndexOf(data, (byte)0, p, end - p);
+                var nul = IndexOf(data, 0, p, end);
                 if (nul < 0)
                 {
                     return null;
@@ -182,6 +182,23 @@ internal sealed class GitIndex
         return new GitIndex(entries, cacheTree);
     }
 
+    /// <summary>
+    /// The first <paramref name="value"/> in [<paramref name="from"/>, <paramref name="to"/>), or -1. A loop:
+    /// Array.IndexOf's vectorised code for bytes is compiled at run time on this project's CPUs.
+    /// </summary>
+    internal static int IndexOf(byte[] data, byte value, int from, int to)
+    {
+        for (var i = from; i < to; i++)
+        {
+            if (data[i] == value)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>The variable-length number of index v4 paths, encoded like a pack's OFS_DELTA offset.</summary>
     private static long ReadOffset(byte[] data, ref int p)
     {
@@ -226,8 +243,8 @@ internal sealed class CacheTree
     /// <summary>"name NUL entry-count SP subtree-count LF [id]" then the subtrees, depth first.</summary>
     internal static CacheTree? Parse(byte[] data, ref int p, int end)
     {
-        var nul = Array.IndexOf(data, (byte)0, p, end - p);
-        var newline = nul < 0 ? -1 : Array.IndexOf(data, (byte)'\n', nul, end - nul);
+        var nul = GitIndex.IndexOf(data, 0, p, end);
+        var newline = nul < 0 ? -1 : GitIndex.IndexOf(data, (byte)'\n', nul, end);
         if (newline < 0)
         {
             return null;
@@ -258,7 +275,7 @@ internal sealed class CacheTree
         for (var i = 0; i < subtrees; i++)
         {
             var nameStart = p;
-            var nameEnd = Array.IndexOf(data, (byte)0, p, end - p);
+            var nameEnd = GitIndex.IndexOf(data, 0, p, end);
             if (nameEnd < 0 || Parse(data, ref p, end) is not { } child)
             {
                 return null;

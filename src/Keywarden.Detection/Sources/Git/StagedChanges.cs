@@ -177,7 +177,7 @@ internal sealed class StagedChanges : IDisposable
                 mode = digit is >= 0 and <= 7 ? checked((mode * 8) + digit) : throw new InvalidDataException("bad tree entry mode");
             }
 
-            var nul = ++p >= data.Length ? -1 : Array.IndexOf(data, (byte)0, p);
+            var nul = ++p >= data.Length ? -1 : GitIndex.IndexOf(data, 0, p, data.Length);
             if (nul < 0 || nul == p || nul + 21 > data.Length)
             {
                 throw new InvalidDataException("truncated tree");
