@@ -7,11 +7,12 @@ namespace Keywarden.Detection.Sources.Git;
 /// A git index (the staging area), read for the staged check. Format: git's
 /// Documentation/gitformat-index.txt, versions 2, 3 and 4 (prefix-compressed paths), SHA-1 object names,
 /// with the cache-tree extension ("TREE"), which names the tree of every directory whose entries have
-/// not changed since it was written. Read by hand: the index is the one input of the check that no
-/// maintained .NET package reads without loading a native library (LibGit2Sharp), whose start-up alone
-/// costs more than the check. What this reader does not handle returns null, and git reads the index
-/// instead: split and sparse indexes (the mandatory "link" and "sdir" extensions), merge conflicts,
-/// intent-to-add entries, and anything malformed (git then reports it in its own words).
+/// not changed since it was written. Read by hand: the maintained .NET git library, LibGit2Sharp, wraps
+/// the native libgit2, and a program doing nothing but that diff through it took 113 ms here against
+/// 55 ms for an empty one, more than this whole check. What this reader does not handle returns null,
+/// and git reads the index instead: split and sparse indexes (the mandatory "link" and "sdir"
+/// extensions), merge conflicts, intent-to-add entries, and anything malformed (git then reports it in
+/// its own words).
 /// </summary>
 internal sealed class GitIndex
 {
