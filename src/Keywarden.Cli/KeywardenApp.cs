@@ -44,16 +44,29 @@ internal static class KeywardenApp
         }
         catch (OperationCanceledException)
         {
-            console.Error("interrupted");
-            return ExitCodes.Interrupted;
+            return Interrupted(console);
         }
-        catch (Exception e) when (Environment.GetEnvironmentVariable("KEYWARDEN_DEBUG") is null)
+        catch (Exception e) when (ShowsUnexpected)
         {
-            // A bug or an input we did not foresee: one line, no stack trace, no secret (messages never carry one).
-            var inner = e is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : e;
-            console.Error($"unexpected {inner.GetType().Name}: {MaskArguments(inner.Message.Split('\n')[0], args)} (set KEYWARDEN_DEBUG=1 for details)");
-            return ExitCodes.Error;
+            return Unexpected(e, args, console);
         }
+    }
+
+    internal static int Interrupted(CliConsole console)
+    {
+        console.Error("interrupted");
+        return ExitCodes.Interrupted;
+    }
+
+    /// <summary>Unless KEYWARDEN_DEBUG is set (then the exception and its stack trace go through), an unexpected failure is one line.</summary>
+    internal static bool ShowsUnexpected => Environment.GetEnvironmentVariable("KEYWARDEN_DEBUG") is null;
+
+    /// <summary>A bug or an input we did not foresee: one line, no stack trace, no secret (messages never carry one).</summary>
+    internal static int Unexpected(Exception e, string[] args, CliConsole console)
+    {
+        var inner = e is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : e;
+        console.Error($"unexpected {inner.GetType().Name}: {MaskArguments(inner.Message.Split('\n')[0], args)} (set KEYWARDEN_DEBUG=1 for details)");
+        return ExitCodes.Error;
     }
 
     /// <summary>

@@ -35,9 +35,15 @@ public sealed class GitRepo : IDisposable
         return Git(["rev-parse", "HEAD"]).Trim();
     }
 
-    public string Git(IReadOnlyList<string> args, Dictionary<string, string>? environment = null, string? cwd = null)
+    public string Git(IReadOnlyList<string> args, Dictionary<string, string>? environment = null, string? cwd = null) =>
+        Run("git", args, environment, cwd);
+
+    /// <summary>A shell command line in the repository, for what arguments cannot carry (bytes that are not UTF-8, pipes).</summary>
+    public string Shell(string script) => Run("/bin/sh", ["-c", script], null, null);
+
+    private string Run(string program, IReadOnlyList<string> args, Dictionary<string, string>? environment, string? cwd)
     {
-        var start = new ProcessStartInfo("git") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = cwd ?? Path };
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = cwd ?? Path };
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
@@ -60,7 +66,7 @@ public sealed class GitRepo : IDisposable
         process.WaitForExit();
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"git {string.Join(' ', args)} failed: {stderr}");
+            throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed: {stderr}");
         }
 
         return stdout;

@@ -1,4 +1,5 @@
 using Keywarden.Detection.Credentials;
+using Keywarden.Detection.Findings;
 using Keywarden.Detection.Scanning;
 
 namespace Keywarden.Cli.Commands;
@@ -8,7 +9,15 @@ internal static class HookAdvice
 {
     public static void PrintBlocked(CliConsole console, ScanReport report, bool push)
     {
-        var live = report.Findings.Where(f => f.Classification == Classification.Live).ToList();
+        var live = new List<Finding>();
+        foreach (var f in report.Findings)
+        {
+            if (f.Classification == Classification.Live)
+            {
+                live.Add(f);
+            }
+        }
+
         var what = push ? "push" : "commit";
         console.Stderr.WriteLine($"keywarden: {what} blocked: {live.Count} live AWS credential{(live.Count == 1 ? "" : "s")} in the {(push ? "commits being pushed" : "staged changes")}.");
         foreach (var f in live)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.CompilerServices;
 using Keywarden.Detection.Credentials;
 using Keywarden.Detection.Scanning;
 using Keywarden.Detection.Sources.Git;
@@ -140,6 +141,9 @@ internal sealed record ScanSettings(
     public bool Staged { get; init; }
     public bool PrePush { get; init; }
 
+    /// <summary>--staged through <c>git diff --cached</c> only (see <see cref="GitScanOptions.StagedThroughGit"/>): tests compare the two.</summary>
+    internal bool StagedThroughGit { get; init; }
+
     /// <summary>Any mode that reads a git repository rather than files.</summary>
     public bool UsesGit => Git || Staged || PrePush || AllObjects || Since is not null || Range is not null;
 }
@@ -150,27 +154,89 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
     /// <summary>Quick scans finish before a progress display would be worth drawing.</summary>
     private readonly TimeSpan _progressDelay = progressDelay ?? TimeSpan.FromMilliseconds(500);
 
+    /// <summary>Whether a progress display may be drawn: asked for, and standard error is a terminal.</summary>
+    private bool ShowsProgress => settings.Progress && console.StderrIsTerminal;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        if (!TryParseFailOn(settings.FailOn, out var failOn, out var badValue))
+        if (!ShowsProgress)
         {
-            console.Error($"--fail-on: unknown value '{badValue}' (expected live, canary, example, placeholder, any or none)");
+            return Run(cancellationToken);
+        }
+
+        if (!TryPrepare(out var options, out var failOn))
+        {
             return ExitCodes.Error;
         }
 
-        if (settings.Paths.Count(p => p == "-") > 1)
+        ScanReport report;
+        try
+        {
+            report = await ScanWithProgressAsync(options, cancellationToken);
+        }
+        catch (Exception e) when (e is ScanInputException or GitException)
+        {
+            return ScanFailed(e);
+        }
+
+        return Complete(report, failOn);
+    }
+
+    /// <summary>
+    /// The same run on the calling thread, with no progress display (none is drawn unless standard error
+    /// is a terminal): no tasks, so the pre-commit hook's path (<see cref="HookScan"/>) starts no more
+    /// machinery than it needs.
+    /// </summary>
+    public int Run(CancellationToken cancellationToken)
+    {
+        if (ShowsProgress)
+        {
+            return RunAsync(cancellationToken).GetAwaiter().GetResult();
+        }
+
+        if (!TryPrepare(out var options, out var failOn))
+        {
+            return ExitCodes.Error;
+        }
+
+        ScanReport report;
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            report = Runner(options, new ScanProgress(), cancellationToken)?.Invoke() ?? ScanReport.Empty;
+        }
+        catch (Exception e) when (e is ScanInputException or GitException)
+        {
+            return ScanFailed(e);
+        }
+
+        return Complete(report, failOn);
+    }
+
+    /// <summary>Checks the settings and loads configuration; false after printing what is wrong.</summary>
+    private bool TryPrepare(out ScanOptions options, out FailOn failOn)
+    {
+        options = null!;
+        if (!TryParseFailOn(settings.FailOn, out failOn, out var badValue))
+        {
+            console.Error($"--fail-on: unknown value '{badValue}' (expected live, canary, example, placeholder, any or none)");
+            return false;
+        }
+
+        // Loops rather than LINQ here and below: loading and compiling LINQ's generic code costs the
+        // pre-commit hook, which takes this path too, a few milliseconds of start-up.
+        if (Array.IndexOf(settings.Paths, "-") != Array.LastIndexOf(settings.Paths, "-"))
         {
             console.Error("standard input (-) can be scanned only once");
-            return ExitCodes.Error;
+            return false;
         }
 
         if (ValidateGitOptions() is { } usage)
         {
             console.Error(usage);
-            return ExitCodes.Error;
+            return false;
         }
 
-        ScanOptions options;
         try
         {
             options = BuildOptions();
@@ -178,25 +244,21 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         catch (ConfigurationException e)
         {
             console.Error(e.Message);
-            return ExitCodes.Error;
+            return false;
         }
 
-        ScanReport report;
-        try
-        {
-            report = await ScanAsync(options, cancellationToken);
-        }
-        catch (ScanInputException e)
-        {
-            console.Error(e.Message);
-            return ExitCodes.Error;
-        }
-        catch (GitException e)
-        {
-            console.Error($"git: {e.Message}");
-            return ExitCodes.Error;
-        }
+        return true;
+    }
 
+    private int ScanFailed(Exception e)
+    {
+        console.Error(e is GitException ? $"git: {e.Message}" : e.Message);
+        return ExitCodes.Error;
+    }
+
+    /// <summary>Writes the baseline and the report, lists problems, and gives the exit code.</summary>
+    private int Complete(ScanReport report, FailOn failOn)
+    {
         if (settings.WriteBaseline is { } baselinePath)
         {
             try
@@ -225,7 +287,13 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             console.Warning($"{problem.Path}: {problem.Message}");
         }
 
-        if (report.Findings.Any(f => failOn.Contains(f.Classification)))
+        var blocked = false;
+        foreach (var finding in report.Findings)
+        {
+            blocked |= failOn.Contains(finding.Classification);
+        }
+
+        if (blocked)
         {
             if (settings.Staged || settings.PrePush)
             {
@@ -262,7 +330,16 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             return ScanConfig.Load(explicitPath);
         }
 
-        var directory = settings.Paths.FirstOrDefault(p => p != "-" && Directory.Exists(p)) ?? ".";
+        var directory = ".";
+        foreach (var path in settings.Paths)
+        {
+            if (path != "-" && Directory.Exists(path))
+            {
+                directory = path;
+                break;
+            }
+        }
+
         var candidate = Path.Combine(directory, ScanConfig.FileName);
         return File.Exists(candidate) ? ScanConfig.Load(candidate) : ScanConfig.Empty;
     }
@@ -274,12 +351,12 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             return null;
         }
 
-        if (settings.Paths.Length > 1 || settings.Paths.Contains("-"))
+        if (settings.Paths.Length > 1 || Array.IndexOf(settings.Paths, "-") >= 0)
         {
             return "git scans take one repository (a directory or URL), not several paths or standard input";
         }
 
-        if (new[] { settings.Staged, settings.PrePush, settings.Since is not null || settings.Range is not null }.Count(x => x) > 1)
+        if ((settings.Staged ? 1 : 0) + (settings.PrePush ? 1 : 0) + (settings.Since is not null || settings.Range is not null ? 1 : 0) > 1)
         {
             return "choose one of --staged, --pre-push, or --since/--range";
         }
@@ -309,7 +386,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
 
     private GitScanOptions GitOptions(CancellationToken cancellationToken)
     {
-        var repository = settings.Paths.FirstOrDefault() ?? ".";
+        var repository = settings.Paths.Length > 0 ? settings.Paths[0] : ".";
         var options = new GitScanOptions
         {
             Repository = repository,
@@ -317,6 +394,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             Since = settings.Since,
             Range = settings.Range,
             Staged = settings.Staged,
+            StagedThroughGit = settings.StagedThroughGit,
         };
         if (settings.PrePush)
         {
@@ -327,33 +405,33 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         return options;
     }
 
-    private async Task<ScanReport> ScanAsync(ScanOptions options, CancellationToken cancellationToken)
+    /// <summary>The scan to run, or null when there is nothing to read (a push that only deletes refs sends no commits).</summary>
+    private Func<ScanReport>? Runner(ScanOptions options, ScanProgress progress, CancellationToken cancellationToken)
     {
-        var progress = new ScanProgress();
-        Func<ScanReport> run;
         if (settings.UsesGit)
         {
             var git = GitOptions(cancellationToken);
             if (git.Revisions is [])
             {
-                // A push that only deletes refs sends no commits.
-                return ScanReport.Empty;
+                return null;
             }
 
-            run = () => new GitScanner(git, options).Run(progress, cancellationToken);
+            return () => new GitScanner(git, options).Run(progress, cancellationToken);
         }
-        else
+
+        var scanner = new Scanner(options, console.OpenStdin);
+        return () => scanner.Run(progress, cancellationToken);
+    }
+
+    private async Task<ScanReport> ScanWithProgressAsync(ScanOptions options, CancellationToken cancellationToken)
+    {
+        var progress = new ScanProgress();
+        if (Runner(options, progress, cancellationToken) is not { } run)
         {
-            var scanner = new Scanner(options, console.OpenStdin);
-            run = () => scanner.Run(progress, cancellationToken);
+            return ScanReport.Empty;
         }
 
         var scan = Task.Run(run, cancellationToken);
-        if (!settings.Progress || !console.StderrIsTerminal)
-        {
-            return await scan;
-        }
-
         var stderr = CliConsole.CreateAnsi(console.Stderr, terminal: true);
         var started = DateTime.UtcNow;
         if (await Task.WhenAny(scan, Task.Delay(_progressDelay, cancellationToken)) == scan)
@@ -404,7 +482,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             using var writer = new StreamWriter(stream, leaveOpen: true);
             if (terminal)
             {
-                new TextReportWriter(options).Write(report, CliConsole.CreateAnsi(writer, terminal));
+                WriteToTerminal(report, options, writer);
             }
             else
             {
@@ -417,17 +495,45 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         ReportWriters.Create(settings.Format, options).Write(report, stream);
     }
 
-    internal static bool TryParseFailOn(IEnumerable<string> values, out HashSet<Classification> failOn, out string? bad)
+    /// <summary>Colour through Spectre.Console. Not inlined: output to a pipe or file never loads Spectre.Console.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void WriteToTerminal(ScanReport report, ReportOptions options, TextWriter writer) =>
+        new TextReportWriter(options).Write(report, CliConsole.CreateAnsi(writer, terminal: true));
+
+    internal static bool TryParseFailOn(IEnumerable<string> values, out FailOn failOn, out string? bad)
     {
-        failOn = [];
+        failOn = default;
         bad = null;
         var any = false;
-        foreach (var value in values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        foreach (var value in values)
+        {
+            if (!TryAddFailOn(value, ref failOn, ref any, out bad))
+            {
+                return false;
+            }
+        }
+
+        if (!any)
+        {
+            failOn = failOn.With(Classification.Live);
+        }
+
+        return true;
+    }
+
+    /// <summary>One --fail-on argument: classifications separated by commas.</summary>
+    private static bool TryAddFailOn(string argument, ref FailOn failOn, ref bool any, out string? bad)
+    {
+        bad = null;
+        foreach (var value in argument.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             any = true;
             if (string.Equals(value, "any", StringComparison.OrdinalIgnoreCase))
             {
-                failOn.UnionWith(Enum.GetValues<Classification>());
+                foreach (var c in ClassificationNames.All())
+                {
+                    failOn = failOn.With(c);
+                }
             }
             else if (string.Equals(value, "none", StringComparison.OrdinalIgnoreCase))
             {
@@ -435,7 +541,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             }
             else if (ClassificationNames.TryParse(value, out var c))
             {
-                failOn.Add(c);
+                failOn = failOn.With(c);
             }
             else
             {
@@ -444,13 +550,19 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             }
         }
 
-        if (!any)
-        {
-            failOn.Add(Classification.Live);
-        }
-
         return true;
     }
+}
+
+/// <summary>
+/// The classifications --fail-on counts, one bit each: a set without generic collection code over the
+/// enum, which ReadyToRun cannot precompile and the pre-commit hook would compile at start-up.
+/// </summary>
+internal readonly struct FailOn(int bits)
+{
+    public bool Contains(Classification classification) => (bits & (1 << (int)classification)) != 0;
+
+    public FailOn With(Classification classification) => new(bits | (1 << (int)classification));
 }
 
 /// <summary>The progress display's text: files, bytes, findings and rate.</summary>

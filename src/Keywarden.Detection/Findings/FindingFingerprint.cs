@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Keywarden.Detection.Findings;
@@ -13,7 +12,9 @@ public static class FindingFingerprint
 {
     public static string Compute(string ruleId, string path, string identity, string? secretSha256, int occurrence)
     {
-        var material = string.Join('\n', ruleId, path, identity, secretSha256 ?? "", occurrence.ToString(CultureInfo.InvariantCulture));
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(material)).AsSpan(0, 16));
+        var material = string.Join('\n', new[] { ruleId, path, identity, secretSha256 ?? "", occurrence.ToString(CultureInfo.InvariantCulture) });
+        Span<byte> hash = stackalloc byte[Sha256.Length];
+        Sha256.Hash(Encoding.UTF8.GetBytes(material), hash);
+        return Hex.Lower(hash[..16]);
     }
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Keywarden.Detection.Findings;
@@ -34,8 +33,12 @@ public sealed class SecretValue : IEquatable<SecretValue>
     public static string Redact(string value) =>
         value.Length <= ShownChars * 2 ? "…" : string.Concat(value.AsSpan(0, ShownChars), "…");
 
-    public static string HashOf(string value) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+    public static string HashOf(string value)
+    {
+        Span<byte> hash = stackalloc byte[Findings.Sha256.Length];
+        Findings.Sha256.Hash(Encoding.UTF8.GetBytes(value), hash);
+        return Hex.Lower(hash);
+    }
 
     public override string ToString() => Redacted;
 

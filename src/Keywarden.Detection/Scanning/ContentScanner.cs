@@ -19,9 +19,12 @@ internal sealed class ContentScanner
     private const int Overlap = 2 * TextScanner.Margin;
 
     private readonly ScanSession _session;
-    private readonly byte[] _bytes = new byte[ChunkChars];
-    private readonly char[] _chars = new char[ChunkChars + Overlap];
     private readonly byte[] _sniff = new byte[SniffBytes];
+
+    // Allocated when first needed, and text buffers only as large as the text: three megabytes of
+    // zeroed memory cost a pre-commit check of a few small files more than its scanning does.
+    private byte[]? _bytes;
+    private char[] _chars = [];
     private readonly TextScanner _text = new();
     private readonly List<RawDetection> _raw = [];
     private readonly Dictionary<string, int> _occurrences = new(StringComparer.Ordinal);
@@ -97,7 +100,12 @@ internal sealed class ContentScanner
         };
         var utf8Columns = decoder is null;
 
-        _sniff.AsSpan(0, sniffed).CopyTo(_bytes);
+        if (stream is not null)
+        {
+            _bytes ??= new byte[ChunkChars];
+            _sniff.AsSpan(0, sniffed).CopyTo(_bytes);
+        }
+
         var pendingBytes = sniffed;
         var memoryPosition = 0;
         var carried = 0;
@@ -119,12 +127,15 @@ internal sealed class ContentScanner
             }
             else
             {
-                var read = ReadFully(stream, _bytes.AsSpan(pendingBytes));
+                var read = ReadFully(stream, _bytes!.AsSpan(pendingBytes));
                 var byteCount = pendingBytes + read;
                 pendingBytes = 0;
-                eof = byteCount < _bytes.Length;
-                block = _bytes.AsSpan(0, byteCount);
+                eof = byteCount < _bytes!.Length;
+                block = _bytes!.AsSpan(0, byteCount);
             }
+
+            // A byte gives at most one character (Latin-1), UTF-16 fewer, plus what a decoder held back.
+            EnsureChars(carried, carried + block.Length + 2);
 
             total += block.Length;
             int charCount;
@@ -144,7 +155,7 @@ internal sealed class ContentScanner
             var ownStart = first ? 0 : TextScanner.Margin;
             var ownEnd = eof ? length : length - TextScanner.Margin;
             _raw.Clear();
-            _text.Scan(text, ownStart, ownEnd, _raw);
+            _text.Scan(text, ownStart, ownEnd, _raw, latin1: decoder is null);
             if (_raw.Count > 0)
             {
                 AddFindings(text, line, column, utf8Columns, path, findings);
@@ -190,8 +201,8 @@ internal sealed class ContentScanner
             var token = raw.SessionToken is null ? null : new SecretValue(raw.SessionToken);
             var accountId = raw.KeyId is null ? null : AccessKeyId.DecodeAccountId(raw.KeyId);
             var identity = raw.KeyId ?? secret?.Sha256 ?? token!.Sha256;
-            var occurrenceKey = string.Concat(raw.RuleId, "|", identity, "|", secret?.Sha256);
-            _occurrences[occurrenceKey] = _occurrences.GetValueOrDefault(occurrenceKey) + 1;
+            var occurrenceKey = string.Concat(new[] { raw.RuleId, "|", identity, "|", secret?.Sha256 });
+            _occurrences[occurrenceKey] = (_occurrences.TryGetValue(occurrenceKey, out var seen) ? seen : 0) + 1;
 
             findings.Add(new Finding
             {
@@ -210,6 +221,20 @@ internal sealed class ContentScanner
         }
 
         _session.Progress.AddFindings(added);
+    }
+
+    /// <summary>Grows the text buffer to hold <paramref name="needed"/> characters (at most a chunk and its overlap), keeping the first <paramref name="keep"/>.</summary>
+    private void EnsureChars(int keep, int needed)
+    {
+        needed = Math.Min(needed, ChunkChars + Overlap);
+        if (_chars.Length >= needed)
+        {
+            return;
+        }
+
+        var larger = new char[Math.Min(Math.Max(needed, Math.Max(4096, _chars.Length * 2)), ChunkChars + Overlap)];
+        _chars.AsSpan(0, keep).CopyTo(larger);
+        _chars = larger;
     }
 
     /// <summary>Line and column of the character after <paramref name="dropped"/>.</summary>

@@ -13,8 +13,8 @@ internal sealed class ScanSession(ScanOptions options, ScanProgress progress, Ca
     public ScanProgress Progress { get; } = progress;
     public CancellationToken CancellationToken { get; } = cancellationToken;
 
-    public IReadOnlyList<ScanProblem> Errors => [.. _errors.OrderBy(p => p.Path, StringComparer.Ordinal)];
-    public IReadOnlyList<ScanProblem> Warnings => [.. _warnings.OrderBy(p => p.Path, StringComparer.Ordinal)];
+    public IReadOnlyList<ScanProblem> Errors => ByPath(_errors);
+    public IReadOnlyList<ScanProblem> Warnings => ByPath(_warnings);
     public int Suppressed => Volatile.Read(ref _suppressed);
 
     public void AddError(string path, string message) => _errors.Enqueue(new ScanProblem(path, message));
@@ -22,6 +22,13 @@ internal sealed class ScanSession(ScanOptions options, ScanProgress progress, Ca
     public void AddWarning(string path, string message) => _warnings.Enqueue(new ScanProblem(path, message));
 
     public void AddSuppressed(int count = 1) => Interlocked.Add(ref _suppressed, count);
+
+    /// <summary>Problems ordered by path (a stable sort); none, usually, which needs no LINQ loaded.</summary>
+    private static IReadOnlyList<ScanProblem> ByPath(ConcurrentQueue<ScanProblem> problems) =>
+        problems.IsEmpty ? [] : Sorted(problems);
+
+    // A method of its own: precompiled code loads what a method refers to when it is first called.
+    private static List<ScanProblem> Sorted(ConcurrentQueue<ScanProblem> problems) => [.. problems.OrderBy(p => p.Path, StringComparer.Ordinal)];
 }
 
 /// <summary>Turns an exception a user's input can cause into one short clause, without a stack trace.</summary>

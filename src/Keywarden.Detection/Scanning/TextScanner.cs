@@ -4,8 +4,13 @@ using Keywarden.Detection.Rules;
 
 namespace Keywarden.Detection.Scanning;
 
-/// <summary>A credential found in one text buffer, before it is given a path, a line and a column.</summary>
-internal readonly record struct RawDetection(
+/// <summary>
+/// A credential found in one text buffer, before it is given a path, a line and a column. The scanner's
+/// records are classes: generic collections over our own structs are compiled at run time (ReadyToRun
+/// cannot precompile framework generics over them), which the pre-commit hook's start-up would pay for,
+/// while a handful of small objects per detection costs nothing measurable.
+/// </summary>
+internal sealed record RawDetection(
     string RuleId,
     int Anchor,
     string? KeyId,
@@ -34,23 +39,36 @@ internal sealed class TextScanner
     private const int KeywordReach = 160;
     private const int LookBehindForKeyword = 80;
 
-    private static readonly SearchValues<string> Needles = SearchValues.Create(
-        [.. AccessKeyId.CredentialPrefixes, "secret", .. KW1003_AwsSessionToken.KnownStarts],
-        StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// How many characters of Latin-1 text one scanner searches with a plain loop before it builds the
+    /// vectorised search (see <see cref="IndexOfNeedle"/>): about a millisecond of looping.
+    /// </summary>
+    internal const int PlainSearchBudget = 1 << 20;
 
-    private readonly List<(int Start, string Value)> _keys = [];
+    private static readonly string[] NeedleStrings = [.. AccessKeyId.CredentialPrefixes, "secret", .. KW1003_AwsSessionToken.KnownStarts];
+
+    private static SearchValues<string>? s_needles;
+
+    private long _plainSearched;
+
+    private readonly List<KeyHit> _keys = [];
     private readonly List<int> _keywords = [];
     private readonly List<int> _tokenStarts = [];
-    private readonly List<(int Start, int End)> _regions = [];
+    private readonly List<Region> _regions = [];
     private readonly List<Run> _secrets = [];
     private readonly List<Run> _tokens = [];
-    private readonly List<(int Cost, int Key, int Other)> _pairs = [];
+    private readonly List<Pair> _pairs = [];
 
     /// <summary>
     /// Scans <paramref name="text"/> and appends what starts within [<paramref name="ownStart"/>,
     /// <paramref name="ownEnd"/>) to <paramref name="output"/>, in order of position.
     /// </summary>
-    public void Scan(ReadOnlySpan<char> text, int ownStart, int ownEnd, List<RawDetection> output)
+    /// <param name="text">The text.</param>
+    /// <param name="ownStart">Where what this call reports starts.</param>
+    /// <param name="ownEnd">Where what this call reports ends.</param>
+    /// <param name="output">Where detections are added.</param>
+    /// <param name="latin1">Every character is below U+0100 (bytes widened one to one), which allows the plain search.</param>
+    public void Scan(ReadOnlySpan<char> text, int ownStart, int ownEnd, List<RawDetection> output, bool latin1 = false)
     {
         _keys.Clear();
         _keywords.Clear();
@@ -59,7 +77,7 @@ internal sealed class TextScanner
         var pos = 0;
         while (pos < text.Length)
         {
-            var found = text[pos..].IndexOfAny(Needles);
+            var found = IndexOfNeedle(text[pos..], latin1);
             if (found < 0)
             {
                 break;
@@ -70,7 +88,7 @@ internal sealed class TextScanner
             switch (text[i])
             {
                 case 'A' when KW1001_AwsAccessKeyId.TryMatchAt(text, i):
-                    _keys.Add((i, text.Slice(i, AccessKeyId.Length).ToString()));
+                    _keys.Add(new KeyHit(i, text.Slice(i, AccessKeyId.Length).ToString()));
                     pos = i + AccessKeyId.Length;
                     break;
                 case 's' or 'S':
@@ -91,8 +109,12 @@ internal sealed class TextScanner
 
         var keySecret = new int[_keys.Count];
         var keyToken = new int[_keys.Count];
-        Array.Fill(keySecret, -1);
-        Array.Fill(keyToken, -1);
+        for (var k = 0; k < _keys.Count; k++)
+        {
+            keySecret[k] = -1;
+            keyToken[k] = -1;
+        }
+
         var secretTaken = new bool[_secrets.Count];
         var tokenTaken = new bool[_tokens.Count];
         PairSecrets(text, keySecret, secretTaken);
@@ -107,8 +129,8 @@ internal sealed class TextScanner
                 continue;
             }
 
-            var secret = keySecret[k] >= 0 ? _secrets[keySecret[k]] : default(Run?);
-            var token = keyToken[k] >= 0 ? _tokens[keyToken[k]] : default(Run?);
+            var secret = keySecret[k] >= 0 ? _secrets[keySecret[k]] : null;
+            var token = keyToken[k] >= 0 ? _tokens[keyToken[k]] : null;
             var allowed = LineHasAllowMarker(text, keyStart) || (secret is { } s && LineHasAllowMarker(text, s.Start));
             output.Add(new RawDetection(KW1001_AwsAccessKeyId.Instance.Id, keyStart, keyId, secret?.Value, token?.Value, allowed));
         }
@@ -120,6 +142,69 @@ internal sealed class TextScanner
         {
             output.Sort(start, output.Count - start, AnchorOrder.Instance);
         }
+    }
+
+    /// <summary>
+    /// Where the first needle (key ID prefix, "secret", token header; ignoring case) starts, or -1.
+    /// Building the vectorised multi-string search (<see cref="SearchValues{T}"/>) and compiling its code
+    /// takes about 12 ms, which a pre-commit check of a few kilobytes would spend for nothing; so a scanner
+    /// loops over its first <see cref="PlainSearchBudget"/> characters of Latin-1 text, then switches.
+    /// Both give the same positions: the needles are ASCII, and no character below U+0100 other than an
+    /// ASCII letter equals one ignoring case (tests check both claims).
+    /// </summary>
+    private int IndexOfNeedle(ReadOnlySpan<char> text, bool latin1)
+    {
+        if (latin1 && _plainSearched < PlainSearchBudget)
+        {
+            var found = PlainIndexOfNeedle(text);
+            _plainSearched += found < 0 ? text.Length : found + 1;
+            return found;
+        }
+
+        var needles = LazyInitializer.EnsureInitialized(ref s_needles, () => SearchValues.Create(NeedleStrings, StringComparison.OrdinalIgnoreCase));
+        return text.IndexOfAny(needles);
+    }
+
+    /// <summary>The needle search as a loop, for Latin-1 text.</summary>
+    internal static int PlainIndexOfNeedle(ReadOnlySpan<char> text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            // Every needle starts with A, S, I or F: only those characters, in either case, give (c | 0x20) in "asif".
+            if ((text[i] | 0x20) is 'a' or 's' or 'i' or 'f' && StartsWithNeedle(text[i..]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static bool StartsWithNeedle(ReadOnlySpan<char> text)
+    {
+        foreach (var needle in NeedleStrings)
+        {
+            if (text.Length >= needle.Length && AsciiEqualsIgnoreCase(text[..needle.Length], needle))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool AsciiEqualsIgnoreCase(ReadOnlySpan<char> text, string ascii)
+    {
+        for (var k = 0; k < ascii.Length; k++)
+        {
+            var c = text[k];
+            if (c != ascii[k] && !(char.IsAsciiLetter(c) && (c | 0x20) == (ascii[k] | 0x20)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static bool StartsWithTokenHeader(ReadOnlySpan<char> text)
@@ -143,17 +228,17 @@ internal sealed class TextScanner
         _tokens.Clear();
         foreach (var (start, _) in _keys)
         {
-            _regions.Add((Math.Max(0, start - PairWindow), Math.Min(text.Length, start + AccessKeyId.Length + PairWindow)));
+            _regions.Add(new Region(Math.Max(0, start - PairWindow), Math.Min(text.Length, start + AccessKeyId.Length + PairWindow)));
         }
 
         foreach (var k in _keywords)
         {
-            _regions.Add((k, Math.Min(text.Length, k + KeywordReach)));
+            _regions.Add(new Region(k, Math.Min(text.Length, k + KeywordReach)));
         }
 
         foreach (var t in _tokenStarts)
         {
-            _regions.Add((t, Math.Min(text.Length, t + 1)));
+            _regions.Add(new Region(t, Math.Min(text.Length, t + 1)));
         }
 
         _regions.Sort();
@@ -322,7 +407,7 @@ internal sealed class TextScanner
                 }
 
                 var cost = distance + (after ? 0 : 200) - (secret.Keyword ? 4 * PairWindow : 0);
-                _pairs.Add((cost, k, s));
+                _pairs.Add(new Pair(cost, k, s));
             }
         }
 
@@ -354,7 +439,7 @@ internal sealed class TextScanner
                 var distance = token.Start >= keyEnd ? token.Start - keyEnd : keyStart - token.End;
                 if (distance >= 0 && distance <= PairWindow)
                 {
-                    _pairs.Add((distance, k, t));
+                    _pairs.Add(new Pair(distance, k, t));
                 }
             }
         }
@@ -474,12 +559,36 @@ internal sealed class TextScanner
     }
 
     /// <summary>A secret or token candidate; Keyword means "after the word secret" for secrets, "STS header" for tokens.</summary>
-    private readonly record struct Run(int Start, int End, string Value, bool Keyword);
+    private sealed record Run(int Start, int End, string Value, bool Keyword);
+
+    /// <summary>A key ID and where it starts.</summary>
+    private sealed record KeyHit(int Start, string Value);
+
+    /// <summary>A stretch of text to read base64 runs from; ordered by start, then end.</summary>
+    private sealed record Region(int Start, int End) : IComparable<Region>
+    {
+        public int CompareTo(Region? other)
+        {
+            var c = Start.CompareTo(other!.Start);
+            return c != 0 ? c : End.CompareTo(other.End);
+        }
+    }
+
+    /// <summary>A candidate pairing of a key with a secret or token; cheapest first, then by key, then by the other.</summary>
+    private sealed record Pair(int Cost, int Key, int Other) : IComparable<Pair>
+    {
+        public int CompareTo(Pair? other)
+        {
+            var c = Cost.CompareTo(other!.Cost);
+            c = c != 0 ? c : Key.CompareTo(other.Key);
+            return c != 0 ? c : Other.CompareTo(other.Other);
+        }
+    }
 
     private sealed class AnchorOrder : IComparer<RawDetection>
     {
         public static readonly AnchorOrder Instance = new();
 
-        public int Compare(RawDetection x, RawDetection y) => x.Anchor.CompareTo(y.Anchor);
+        public int Compare(RawDetection? x, RawDetection? y) => x!.Anchor.CompareTo(y!.Anchor);
     }
 }

@@ -11,8 +11,11 @@ namespace Keywarden.Detection.Suppression;
 internal sealed class AllowList
 {
     private const string HashPrefix = "sha256:";
-    private readonly FrozenSet<string> _keyIds;
-    private readonly FrozenSet<string> _hashes;
+
+    // Null when the list is empty, as it usually is: frozen sets live in an assembly of their own, which
+    // a pre-commit hook with no allow list then never loads.
+    private readonly IReadOnlySet<string>? _keyIds;
+    private readonly IReadOnlySet<string>? _hashes;
 
     public AllowList(IEnumerable<string> values)
     {
@@ -37,15 +40,21 @@ internal sealed class AllowList
             }
         }
 
-        _keyIds = keyIds.ToFrozenSet(StringComparer.Ordinal);
-        _hashes = hashes.ToFrozenSet(StringComparer.Ordinal);
+        if (keyIds.Count > 0 || hashes.Count > 0)
+        {
+            _keyIds = Freeze(keyIds);
+            _hashes = Freeze(hashes);
+        }
     }
 
-    public bool IsEmpty => _keyIds.Count == 0 && _hashes.Count == 0;
+    public bool IsEmpty => _keyIds is null;
 
     public bool Allows(Finding finding) =>
-        !IsEmpty &&
+        _keyIds is not null && _hashes is not null &&
         ((finding.KeyId is not null && _keyIds.Contains(finding.KeyId)) ||
          (finding.Secret is not null && _hashes.Contains(finding.Secret.Sha256)) ||
          (finding.SessionToken is not null && _hashes.Contains(finding.SessionToken.Sha256)));
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static FrozenSet<string> Freeze(HashSet<string> values) => values.ToFrozenSet(StringComparer.Ordinal);
 }

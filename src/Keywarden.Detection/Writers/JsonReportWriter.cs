@@ -43,9 +43,15 @@ internal sealed class JsonReportWriter(ReportOptions options, bool lines) : IRep
         json.WriteNumber("archives", report.Archives);
         json.WriteNumber("findings", report.Findings.Count);
         json.WriteStartObject("byClassification");
-        foreach (var c in Enum.GetValues<Classification>())
+        foreach (var c in ClassificationNames.All())
         {
-            json.WriteNumber(c.ToWire(), report.Findings.Count(f => f.Classification == c));
+            var count = 0;
+            foreach (var f in report.Findings)
+            {
+                count += f.Classification == c ? 1 : 0;
+            }
+
+            json.WriteNumber(c.ToWire(), count);
         }
 
         json.WriteEndObject();

@@ -20,4 +20,7 @@ public sealed record GitScanOptions
 
     /// <summary>The staged changes (index against HEAD) instead of history.</summary>
     public bool Staged { get; init; }
+
+    /// <summary>Staged check: always ask <c>git diff --cached</c>, never read the index in process (tests compare the two).</summary>
+    public bool StagedThroughGit { get; init; }
 }

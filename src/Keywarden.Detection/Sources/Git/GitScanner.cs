@@ -451,9 +451,23 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
 
     private List<Finding> ScanStaged(string repository, ScanSession session)
     {
-        var changes = GitLog.ReadDiff(repository, ["--cached", "--diff-filter=ACMRT"], session.CancellationToken);
-        var blobs = changes.SelectMany(c => new[] { c.NewBlob, c.OldBlob }).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        var credentials = CredentialsByBlob(ScanStagedBlobs(repository, session, blobs));
+        // In process when the repository allows (see StagedChanges): a git process costs more than the check.
+        using var staged = git.StagedThroughGit ? null : StagedChanges.TryRead(repository);
+        var changes = staged?.Changes ?? [.. GitLog.ReadDiff(repository, ["--cached", "--diff-filter=ACMRT"], session.CancellationToken)];
+        var blobs = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var change in changes)
+        {
+            foreach (var blob in (string?[])[change.NewBlob, change.OldBlob])
+            {
+                if (blob is not null && seen.Add(blob))
+                {
+                    blobs.Add(blob);
+                }
+            }
+        }
+
+        var credentials = CredentialsByBlob(ScanStagedBlobs(repository, session, blobs, staged?.Objects));
         var findings = new List<Finding>();
         foreach (var change in changes)
         {
@@ -481,30 +495,27 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
     }
 
     /// <summary>
-    /// The few blobs of a staged check. `git add` writes loose objects, which are read directly, so the
-    /// hook usually starts no second git process; the rest (HEAD's packed versions) through cat-file.
-    /// Opening the packs themselves costs more than that for a handful of objects.
+    /// The few blobs of a staged check, read directly: the index's new blobs are loose objects (`git add`
+    /// writes them), HEAD's versions are usually packed, read from the packs when the index was read in
+    /// process (<paramref name="objects"/>). What cannot be read that way goes through git cat-file.
     /// </summary>
-    private static Dictionary<string, List<Finding>> ScanStagedBlobs(string repository, ScanSession session, List<string> blobs)
+    private static Dictionary<string, List<Finding>> ScanStagedBlobs(string repository, ScanSession session, List<string> blobs, GitObjects? objects)
     {
         var results = new Dictionary<string, List<Finding>>(StringComparer.Ordinal);
         var viaGit = new List<string>();
-        var objects = blobs.Count > 0 ? PackStore.LooseObjectsOfWorkTree(repository) : null;
+        var loose = blobs.Count > 0 && objects is null ? PackStore.LooseObjectsOfWorkTree(repository) : null;
         var content = new ContentScanner(session);
         foreach (var blob in blobs)
         {
             byte[]? data = null;
             var type = "";
-            if (objects is not null)
+            try
             {
-                try
-                {
-                    data = PackStore.ReadLoose(objects, blob, out type);
-                }
-                catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
-                {
-                    data = null;
-                }
+                data = objects is not null ? objects.TryRead(blob, out type) : loose is not null ? PackStore.ReadLoose(loose, blob, out type) : null;
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or LargeObjectException)
+            {
+                data = null;
             }
 
             if (data is null || type != "blob")
@@ -521,9 +532,12 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
             }
         }
 
-        foreach (var (blob, findings) in new BlobScanner(repository, session).Scan(viaGit))
+        if (viaGit.Count > 0)
         {
-            results[blob] = findings;
+            foreach (var (blob, findings) in new BlobScanner(repository, session).Scan(viaGit))
+            {
+                results[blob] = findings;
+            }
         }
 
         return results;
@@ -549,5 +563,5 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
 
     /// <summary>What makes two findings the same credential: rule, key ID, and the hashes of secret and token.</summary>
     internal static string Identity(Finding f) =>
-        string.Join('|', f.RuleId, f.KeyId ?? "", f.Secret?.Sha256 ?? "", f.SessionToken?.Sha256 ?? "");
+        string.Concat(new[] { f.RuleId, "|", f.KeyId, "|", f.Secret?.Sha256, "|", f.SessionToken?.Sha256 });
 }

@@ -39,10 +39,17 @@ internal sealed class PackStore : IDisposable
             return null;
         }
 
-        return OpenPacks(objects);
+        return Open(objects, loadIndexes: true);
     }
 
-    private static PackStore? OpenPacks(string objects)
+    /// <summary>Opens the packs of <paramref name="objects"/> when the caller has checked the repository's format itself; null when one cannot be read.</summary>
+    /// <param name="objects">The objects folder.</param>
+    /// <param name="loadIndexes">
+    /// True: each pack index is read into memory (a history scan looks up every object). False: only
+    /// its fan-out table is, and lookups read the index file (a staged check looks up a few objects,
+    /// and reading a large repository's index whole would take longer than the check).
+    /// </param>
+    internal static PackStore? Open(string objects, bool loadIndexes)
     {
         var packs = new List<Pack>();
         try
@@ -55,7 +62,7 @@ internal sealed class PackStore : IDisposable
                     continue;
                 }
 
-                var opened = Pack.TryOpen(idx, pack);
+                var opened = Pack.TryOpen(idx, pack, loadIndexes);
                 if (opened is null)
                 {
                     packs.ForEach(p => p.Dispose());
@@ -132,8 +139,8 @@ internal sealed class PackStore : IDisposable
             return null;
         }
 
-        using var file = File.OpenRead(path);
-        using var zlib = new ZLibStream(file, CompressionMode.Decompress);
+        // Read whole, then inflated: loose objects are small, and no file stream needs setting up.
+        using var zlib = new ZLibStream(new MemoryStream(File.ReadAllBytes(path), writable: false), CompressionMode.Decompress);
         using var all = new MemoryStream();
         zlib.CopyTo(all);
         var bytes = all.GetBuffer().AsSpan(0, (int)all.Length);
@@ -148,74 +155,141 @@ internal sealed class PackStore : IDisposable
     /// <summary>One pack and its index (v2): object IDs sorted, with their offsets.</summary>
     internal sealed class Pack : IDisposable
     {
-        private readonly byte[] _index;
-        private readonly int _count;
-        private readonly long[] _sortedOffsets;
-        private readonly long _dataEnd;
+        private const int IdsStart = 8 + 1024;
 
-        private Pack(byte[] index, int count, long[] sortedOffsets, SafeFileHandle handle, long dataEnd)
+        /// <summary>The whole index, or null when it is read from <see cref="_indexFile"/> as needed.</summary>
+        private readonly byte[]? _index;
+        private readonly SafeFileHandle? _indexFile;
+        private readonly uint[] _fanout;
+        private readonly int _count;
+        private readonly long _dataEnd;
+        private long[]? _sortedOffsets;
+
+        private Pack(byte[]? index, SafeFileHandle? indexFile, uint[] fanout, SafeFileHandle handle, long dataEnd)
         {
             _index = index;
-            _count = count;
-            _sortedOffsets = sortedOffsets;
+            _indexFile = indexFile;
+            _fanout = fanout;
+            _count = (int)fanout[255];
             Handle = handle;
             _dataEnd = dataEnd;
         }
 
         public SafeFileHandle Handle { get; }
 
-        public static Pack? TryOpen(string idxPath, string packPath)
+        /// <summary>Where the last entry ends: the pack's trailing checksum.</summary>
+        public long DataEnd => _dataEnd;
+
+        public static Pack? TryOpen(string idxPath, string packPath, bool loadIndex = true)
         {
-            var index = File.ReadAllBytes(idxPath);
+            byte[]? index = null;
+            SafeFileHandle? indexFile = null;
+            Span<byte> head = stackalloc byte[IdsStart];
+            long indexLength;
+            if (loadIndex)
+            {
+                index = File.ReadAllBytes(idxPath);
+                indexLength = index.Length;
+                index.AsSpan(0, (int)Math.Min(index.Length, IdsStart)).CopyTo(head);
+            }
+            else
+            {
+                indexFile = File.OpenHandle(idxPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+                try
+                {
+                    indexLength = RandomAccess.GetLength(indexFile);
+                    RandomAccess.Read(indexFile, head, 0);
+                }
+                catch
+                {
+                    indexFile.Dispose();
+                    throw;
+                }
+            }
+
             // Index v2: "\377tOc", version 2, a 256-entry fan-out table, IDs, CRCs, 4-byte offsets, 8-byte offsets.
-            if (index.Length < 8 + 1024 || index[0] != 0xFF || index[1] != (byte)'t' || index[2] != (byte)'O' || index[3] != (byte)'c'
-                || BinaryPrimitives.ReadUInt32BigEndian(index.AsSpan(4)) != 2)
+            var fanout = new uint[256];
+            for (var i = 0; i < fanout.Length; i++)
             {
-                return null;
+                fanout[i] = BinaryPrimitives.ReadUInt32BigEndian(head[(8 + (i * 4))..]);
             }
 
-            var count = (int)BinaryPrimitives.ReadUInt32BigEndian(index.AsSpan(8 + (255 * 4)));
-            if (count < 0 || index.Length < 8 + 1024 + ((long)count * 28) + 40)
+            if (indexLength < IdsStart || head[0] != 0xFF || head[1] != (byte)'t' || head[2] != (byte)'O' || head[3] != (byte)'c'
+                || BinaryPrimitives.ReadUInt32BigEndian(head[4..]) != 2
+                || fanout[255] > int.MaxValue || indexLength < IdsStart + ((long)fanout[255] * 28) + 40)
             {
-                return null; // truncated: IDs (20), CRCs (4) and offsets (4) per object, two checksums
+                indexFile?.Dispose();
+                return null; // not v2, or truncated: IDs (20), CRCs (4) and offsets (4) per object, two checksums
             }
 
-            var handle = File.OpenHandle(packPath, FileMode.Open, FileAccess.Read, FileShare.Read);
-            var pack = new Pack(index, count, [], handle, RandomAccess.GetLength(handle) - 20);
-            var offsets = new long[count];
-            for (var i = 0; i < count; i++)
+            SafeFileHandle? handle = null;
+            try
             {
-                offsets[i] = pack.OffsetAt(i);
+                handle = File.OpenHandle(packPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+                return new Pack(index, indexFile, fanout, handle, RandomAccess.GetLength(handle) - 20);
+            }
+            catch
+            {
+                handle?.Dispose();
+                indexFile?.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary><paramref name="length"/> bytes of the index at <paramref name="position"/>: from memory, or read into <paramref name="scratch"/>.</summary>
+        private ReadOnlySpan<byte> IndexBytes(long position, int length, Span<byte> scratch)
+        {
+            if (_index is not null)
+            {
+                return _index.AsSpan((int)position, length);
+            }
+
+            return RandomAccess.Read(_indexFile!, scratch[..length], position) == length
+                ? scratch[..length]
+                : throw new InvalidDataException("pack index truncated");
+        }
+
+        /// <summary>
+        /// Every entry's offset, sorted, to find where an entry ends. Built on first use: sorting the
+        /// offsets of a large pack takes milliseconds that a staged check, which reads a few objects
+        /// with <see cref="PackObjectReader"/>'s bounded reads, does not spend.
+        /// </summary>
+        private long[] SortedOffsets => LazyInitializer.EnsureInitialized(ref _sortedOffsets, () =>
+        {
+            var offsets = new long[_count];
+            for (var i = 0; i < _count; i++)
+            {
+                offsets[i] = OffsetAt(i);
             }
 
             Array.Sort(offsets);
-            return new Pack(index, count, offsets, handle, pack._dataEnd);
-        }
-
-        private int IdsStart => 8 + 1024;
+            return offsets;
+        });
 
         private long OffsetAt(int i)
         {
-            var offsets = IdsStart + (_count * 24); // after IDs (20) and CRC32s (4)
-            var small = BinaryPrimitives.ReadUInt32BigEndian(_index.AsSpan(offsets + (i * 4)));
+            Span<byte> scratch = stackalloc byte[8];
+            var offsets = IdsStart + ((long)_count * 24); // after IDs (20) and CRC32s (4)
+            var small = BinaryPrimitives.ReadUInt32BigEndian(IndexBytes(offsets + (i * 4L), 4, scratch));
             if ((small & 0x80000000) == 0)
             {
                 return small;
             }
 
-            var large = offsets + (_count * 4) + ((int)(small & 0x7FFFFFFF) * 8);
-            return (long)BinaryPrimitives.ReadUInt64BigEndian(_index.AsSpan(large));
+            var large = offsets + (_count * 4L) + ((small & 0x7FFFFFFF) * 8L);
+            return (long)BinaryPrimitives.ReadUInt64BigEndian(IndexBytes(large, 8, scratch));
         }
 
         public bool TryFind(ReadOnlySpan<byte> id, out long offset)
         {
+            Span<byte> scratch = stackalloc byte[20];
             var first = id[0];
-            var lo = first == 0 ? 0 : (int)BinaryPrimitives.ReadUInt32BigEndian(_index.AsSpan(8 + ((first - 1) * 4)));
-            var hi = (int)BinaryPrimitives.ReadUInt32BigEndian(_index.AsSpan(8 + (first * 4))) - 1;
+            var lo = first == 0 ? 0 : (int)_fanout[first - 1];
+            var hi = (int)_fanout[first] - 1;
             while (lo <= hi)
             {
                 var mid = (lo + hi) >>> 1;
-                var c = _index.AsSpan(IdsStart + (mid * 20), 20).SequenceCompareTo(id);
+                var c = IndexBytes(IdsStart + (mid * 20L), 20, scratch).SequenceCompareTo(id);
                 if (c == 0)
                 {
                     offset = OffsetAt(mid);
@@ -239,11 +313,16 @@ internal sealed class PackStore : IDisposable
         /// <summary>Where the entry at <paramref name="offset"/> ends: the next entry's offset, or the pack's checksum.</summary>
         public long EndOf(long offset)
         {
-            var i = Array.BinarySearch(_sortedOffsets, offset);
-            return i >= 0 && i + 1 < _sortedOffsets.Length ? _sortedOffsets[i + 1] : _dataEnd;
+            var sorted = SortedOffsets;
+            var i = Array.BinarySearch(sorted, offset);
+            return i >= 0 && i + 1 < sorted.Length ? sorted[i + 1] : _dataEnd;
         }
 
-        public void Dispose() => Handle.Dispose();
+        public void Dispose()
+        {
+            Handle.Dispose();
+            _indexFile?.Dispose();
+        }
     }
 }
 
@@ -251,14 +330,22 @@ internal sealed class PackStore : IDisposable
 /// Reads objects from packs for one thread: inflates entries and applies delta chains, keeping recently
 /// used bases in a small cache (deltas of neighbouring versions share them).
 /// </summary>
-internal sealed class PackObjectReader(PackStore store)
+/// <param name="store">The packs.</param>
+/// <param name="exactEntryLengths">
+/// True: an entry's length comes from the pack's sorted offsets (built once per pack, worth it for a
+/// history scan). False: at most zlib's bound for the entry's size is read, which needs no offsets table
+/// (a staged check reads a handful of objects).
+/// </param>
+internal sealed class PackObjectReader(PackStore store, bool exactEntryLengths = true)
 {
     /// <summary>Objects larger than this are left to git cat-file, which streams them.</summary>
     public const long LargeObject = 256L * 1024 * 1024;
 
     private const int CacheBudget = 64 * 1024 * 1024;
-    private readonly Dictionary<(int Pack, long Offset), (byte[] Data, int Type)> _cache = [];
-    private readonly Queue<(int Pack, long Offset)> _cacheOrder = new();
+    // Keyed by pack and offset (pack << 48 | offset), and created on first use: generic collections over
+    // reference types only, whose code ReadyToRun precompiles, so a staged check compiles none at start-up.
+    private Dictionary<long, CachedBase>? _cache;
+    private Queue<CachedBase>? _cacheOrder;
     private long _cached;
     private byte[] _raw = new byte[1 << 16];
 
@@ -270,7 +357,7 @@ internal sealed class PackObjectReader(PackStore store)
 
     private PackObject Read(int packIndex, long offset, int depth, bool asBase)
     {
-        if (_cache.TryGetValue((packIndex, offset), out var hit))
+        if (_cache is not null && _cache.TryGetValue(CacheKey(packIndex, offset), out var hit))
         {
             return new PackObject(hit.Type, hit.Data, hit.Data.Length, Pooled: false);
         }
@@ -281,7 +368,7 @@ internal sealed class PackObjectReader(PackStore store)
         }
 
         var pack = store.Packs[packIndex];
-        var entryLength = pack.EndOf(offset) - offset;
+        var entryLength = exactEntryLengths ? pack.EndOf(offset) - offset : BoundedLength(pack, offset);
         // Small entries (deflate expands at most ~1000×, so under 1 MiB cannot exceed LargeObject) are read
         // in one call; a larger one has its header read first, so an object too large for memory is never read whole.
         var length = (int)Math.Min(entryLength, int.MaxValue);
@@ -369,6 +456,21 @@ internal sealed class PackObjectReader(PackStore store)
         return result;
     }
 
+    /// <summary>
+    /// How much of a pack to read for the entry at <paramref name="offset"/> without knowing where it ends:
+    /// its header, a delta's base reference, and deflate's worst case for its inflated size (zlib's
+    /// compressBound: n + n/4096 + n/16384 + n/2^25 + 13; git writes packs with zlib). An entry that
+    /// inflates short of its size is corrupt either way: the caller reads it through git instead.
+    /// </summary>
+    private static long BoundedLength(PackStore.Pack pack, long offset)
+    {
+        Span<byte> head = stackalloc byte[16];
+        var read = RandomAccess.Read(pack.Handle, head, offset);
+        var size = EntrySize(head[..read], out _, out var headerLength);
+        var bound = headerLength + 20 + size + (size >> 12) + (size >> 14) + (size >> 25) + 64;
+        return Math.Min(bound, pack.DataEnd - offset);
+    }
+
     private static long EntrySize(ReadOnlySpan<byte> entry, out int type, out int headerLength)
     {
         var p = 0;
@@ -399,6 +501,8 @@ internal sealed class PackObjectReader(PackStore store)
         }
     }
 
+    private static long CacheKey(int pack, long offset) => ((long)pack << 48) | offset;
+
     private void Remember(int pack, long offset, PackObject entry)
     {
         if (entry.Length > CacheBudget / 8)
@@ -406,17 +510,22 @@ internal sealed class PackObjectReader(PackStore store)
             return;
         }
 
-        _cache[(pack, offset)] = (entry.Data, entry.Type);
-        _cacheOrder.Enqueue((pack, offset));
+        _cache ??= [];
+        _cacheOrder ??= new();
+        var cached = new CachedBase(CacheKey(pack, offset), entry.Data, entry.Type);
+        _cache[cached.Key] = cached;
+        _cacheOrder.Enqueue(cached);
         _cached += entry.Length;
         while (_cached > CacheBudget && _cacheOrder.TryDequeue(out var old))
         {
-            if (_cache.Remove(old, out var evicted))
+            if (_cache.Remove(old.Key, out var evicted))
             {
                 _cached -= evicted.Data.Length;
             }
         }
     }
+
+    private sealed record CachedBase(long Key, byte[] Data, int Type);
 
     private static PackObject Inflate(int type, byte[] buffer, int offset, int count, int size, bool pooled)
     {
