@@ -156,6 +156,8 @@ public sealed partial class HookScanTests : IDisposable
     [InlineData("scan", "--staged", "@args.rsp")]
     [InlineData("scan", "--staged", "--", "repo")]
     [InlineData("scan", "--staged", "--help")]
+    [InlineData("scan", "--staged", "/h")]
+    [InlineData("scan", "--staged", "/?")]
     [InlineData("scan", "--staged", "")]
     [InlineData("--version")]
     [InlineData("hook", "install")]

@@ -42,6 +42,32 @@ public sealed class StagedChangesTests : IDisposable
     }
 
     [Fact]
+    public void A_cached_tree_that_no_longer_covers_its_entries_is_not_trusted()
+    {
+        // The index's entries from after `git add d/b`, with the cache-tree from before it: the cached
+        // ids still equal HEAD's trees, but cover one entry fewer than the index holds under them.
+        _repo.Write("d/a", "one\n");
+        _repo.Commit("init");
+        var index = System.IO.Path.Combine(_repo.Path, ".git", "index");
+        var before = File.ReadAllBytes(index);
+        _repo.Write("d/b", $"AWS_ACCESS_KEY_ID={KeyId(_random)}\n");
+        _repo.Git(["add", "d/b"]);
+        var after = File.ReadAllBytes(index);
+        var tree = "TREE"u8.ToArray();
+        var oldTree = before.AsSpan().IndexOf(tree);
+        var newEnd = after.AsSpan().IndexOf(tree) is var t and >= 0 ? t : after.Length - 20;
+        Assert.True(oldTree > 0);
+        byte[] body = [.. after[..newEnd], .. before[oldTree..^20]];
+        File.WriteAllBytes(index, [.. body, .. System.Security.Cryptography.SHA1.HashData(body)]);
+
+        var git = GitLog.ReadDiff(_repo.Path, ["--cached", "--diff-filter=ACMRT"], CancellationToken.None);
+        Assert.Contains(git, c => c.Path == "d/b");
+        using var staged = StagedChanges.TryRead(_repo.Path);
+        Assert.NotNull(staged);
+        Assert.Equal(git, staged.Changes);
+    }
+
+    [Fact]
     public void A_renamed_file_is_an_addition_and_deletions_are_not_listed()
     {
         StagedScenarios.Build("modified, deleted and renamed files", _repo, Values);

@@ -115,8 +115,8 @@ internal static class HookScan
 
     /// <summary>
     /// A token System.CommandLine would take as a plain value: not an option or "--", not a response
-    /// file (@file), not empty, and a valid path.
+    /// file (@file), not one of its help aliases (/h, /?), not empty, and a valid path.
     /// </summary>
     private static bool IsValue(string token) =>
-        token.Length > 0 && token[0] is not ('-' or '@') && !token.Contains('\0', StringComparison.Ordinal) && token.Trim().Length > 0;
+        token.Length > 0 && token[0] is not ('-' or '@') && token is not ("/h" or "/?") && !token.Contains('\0', StringComparison.Ordinal) && token.Trim().Length > 0;
 }

@@ -230,11 +230,15 @@ internal sealed class CacheTree
 {
     private readonly Dictionary<string, CacheTree> _children;
 
-    private CacheTree(byte[]? id, Dictionary<string, CacheTree> children)
+    private CacheTree(byte[]? id, int entryCount, Dictionary<string, CacheTree> children)
     {
         Id = id;
+        EntryCount = entryCount;
         _children = children;
     }
+
+    /// <summary>How many index entries the cached tree covers (git trusts a node only when they still match).</summary>
+    public int EntryCount { get; }
 
     /// <summary>The directory's tree, or null when invalidated.</summary>
     public byte[]? Id { get; }
@@ -285,6 +289,6 @@ internal sealed class CacheTree
             children[Encoding.Latin1.GetString(data, nameStart, nameEnd - nameStart)] = child;
         }
 
-        return new CacheTree(id, children);
+        return new CacheTree(id, entryCount, children);
     }
 }

@@ -513,8 +513,10 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
             {
                 data = objects is not null ? objects.TryRead(blob, out type) : loose is not null ? PackStore.ReadLoose(loose, blob, out type) : null;
             }
-            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or LargeObjectException)
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or LargeObjectException
+                or ArgumentException or IndexOutOfRangeException or OverflowException)
             {
+                // A damaged object: git cat-file reads it, or says what is wrong.
                 data = null;
             }
 

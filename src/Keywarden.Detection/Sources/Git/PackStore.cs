@@ -145,8 +145,20 @@ internal sealed class PackStore : IDisposable
         zlib.CopyTo(all);
         var bytes = all.GetBuffer().AsSpan(0, (int)all.Length);
         var nul = bytes.IndexOf((byte)0);
-        var header = System.Text.Encoding.ASCII.GetString(bytes[..nul]);
-        type = header.Split(' ')[0];
+        if (nul < 0)
+        {
+            throw new InvalidDataException($"loose object {id}: no header");
+        }
+
+        // "type size": a truncated object inflates short without an error, so its size is checked.
+        var header = System.Text.Encoding.ASCII.GetString(bytes[..nul]).Split(' ');
+        if (header.Length != 2 || !long.TryParse(header[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var size)
+            || size != bytes.Length - nul - 1)
+        {
+            throw new InvalidDataException($"loose object {id}: size does not match its header");
+        }
+
+        type = header[0];
         return bytes[(nul + 1)..].ToArray();
     }
 

@@ -69,7 +69,8 @@ internal sealed class StagedChanges : IDisposable
             staged.Compare(headTree, index.CacheTree, "", 0, index.Entries.Length);
             return staged;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or LargeObjectException or FormatException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or LargeObjectException or FormatException
+            or ArgumentException or IndexOutOfRangeException or OverflowException)
         {
             // A missing or damaged object, an odd HEAD: git reports it in its own words.
             objects.Dispose();
@@ -85,7 +86,8 @@ internal sealed class StagedChanges : IDisposable
     /// </summary>
     private void Compare(byte[]? tree, CacheTree? cache, string prefix, int from, int to)
     {
-        if (tree is not null && cache?.Id is { } cached && cached.AsSpan().SequenceEqual(tree))
+        // As git does, a cached tree is trusted only if it still covers exactly the entries under it.
+        if (tree is not null && cache?.Id is { } cached && cache.EntryCount == to - from && cached.AsSpan().SequenceEqual(tree))
         {
             return; // the index still writes exactly HEAD's tree here: nothing under it is staged
         }
