@@ -34,6 +34,7 @@ public sealed class TrailStore : IDisposable
     private readonly DuckDBConnection _connection;
     private readonly List<TrailFile> _files = [];
     private readonly Dictionary<string, ulong> _fileIds = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _readInProcess = new(StringComparer.Ordinal);
     private readonly int _threads;
     private readonly bool _readRecordsInProcess;
     private readonly long _maxInMemory;
@@ -115,6 +116,7 @@ public sealed class TrailStore : IDisposable
 
         var inProcess = files.Where(ReadInProcess).ToList();
         var tooLarge = IndexInProcess(inProcess, window, capturedKey, cancellationToken);
+        _readInProcess.UnionWith(inProcess.Except(tooLarge).Select(f => f.Path));
         foreach (var group in files.Except(inProcess).Concat(tooLarge).GroupBy(f => (f.Form, f.Gzip)))
         {
             var paths = group.Select(f => f.Path).ToList();
@@ -478,7 +480,8 @@ public sealed class TrailStore : IDisposable
         Execute($"CREATE TEMP TABLE lineage_events ({string.Join(", ", names.Select(n => $"{Quote(n)} VARCHAR"))})");
         Execute("INSERT INTO lineage_events SELECT * FROM captured WHERE \"userIdentity.accessKeyId\" IN (SELECT key FROM lineage)");
         var files = _files.Where(f => wanted.Contains(f.Path)).DistinctBy(f => f.Path, StringComparer.Ordinal).ToList();
-        var inProcess = files.Where(ReadInProcess).ToList();
+        // The reader that indexed a file reads it again.
+        var inProcess = files.Where(f => _readInProcess.Contains(f.Path)).ToList();
         var tooLarge = ReadLineageInProcess(inProcess, cancellationToken);
         foreach (var group in files.Except(inProcess).Concat(tooLarge).GroupBy(f => (f.Form, f.Gzip)))
         {
