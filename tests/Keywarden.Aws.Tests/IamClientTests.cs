@@ -128,7 +128,7 @@ public sealed class IamClientTests(MotoServer moto) : IAsyncLifetime
         Assert.False(await iam.HasLoginProfileAsync("app", CancellationToken.None));
 
         // The customer-managed fallback: the V3 document, created once in the account.
-        var reference = Path.Combine(TestPaths.RepoRoot(), "..", "shared", "reference", "quarantine-policies", "AWSCompromisedKeyQuarantineV3.json");
+        var reference = Path.Combine(TestPaths.RepoRoot(), "tests", "Data", "quarantine-policies", "AWSCompromisedKeyQuarantineV3.json");
         using var published = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(reference));
         var document = published.RootElement.GetProperty("Document").GetRawText();
         Assert.True(document.Length > 2048, "too long for an inline user policy, hence a managed one");

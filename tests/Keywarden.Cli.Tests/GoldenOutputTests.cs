@@ -57,7 +57,7 @@ public sealed partial class GoldenOutputTests : IDisposable
     public async Task Sarif_validates_against_the_official_schema()
     {
         var run = await Cli.RunAsync(["scan", _fixture.Root, "--format", "sarif"]);
-        var schemaPath = Path.Combine(TestPaths.RepoRoot(), "..", "shared", "reference", "sarif-schema-2.1.0.json");
+        var schemaPath = Path.Combine(TestPaths.RepoRoot(), "tests", "Data", "sarif-schema-2.1.0.json");
         var schema = await JsonSchema.FromFileAsync(schemaPath);
         var errors = schema.Validate(run.Stdout);
         Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => $"{e.Path}: {e.Kind}")));

@@ -32,7 +32,7 @@ public sealed class PrincipalTests
     {
         foreach (var name in QuarantinePolicies.Names)
         {
-            var reference = Path.Combine(Keywarden.Tests.Shared.TestPaths.RepoRoot(), "..", "shared", "reference", "quarantine-policies", name + ".json");
+            var reference = Path.Combine(Keywarden.Tests.Shared.TestPaths.RepoRoot(), "tests", "Data", "quarantine-policies", name + ".json");
             using var published = JsonDocument.Parse(File.ReadAllText(reference));
             var document = published.RootElement.TryGetProperty("Document", out var d) ? d : published.RootElement.GetProperty("PolicyVersion").GetProperty("Document");
             using var embedded = JsonDocument.Parse(QuarantinePolicies.Document(name));
