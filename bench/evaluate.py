@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Score a file scan against a corpus made by shared/bench/make-corpus.py, and render the
+"""Score a file scan against a corpus made by bench/make-corpus.py, and render the
 benchmark table of bench/scan-files.sh.  Standard library only.
 
   evaluate.py --corpus DIR --keywarden FINDINGS.jsonl
@@ -11,9 +11,9 @@ DIR holds tree/, truth.jsonl and decoys.jsonl.  Keywarden's JSONL has one findin
 (ruleId, keyId, classification, path relative to the scanned root, 1-based line, secret
 {redacted, sha256} or null, ...).
 
-The corpus manifest gives the first line of each planted block; the line of the key ID itself
-is found in the tree (for `credentials-file` and `yaml` blocks it is the block's second line,
-and a later planting may have pushed lines apart).  A planted credential is found when a `live`
+The corpus manifest gives the line of each planted key ID and secret (key_line, secret_line;
+a manifest with only the block's first line, `line`, is read with the offsets of KEY_OFFSET and
+SECRET_OFFSET), and each is checked against the tree.  A planted credential is found when a `live`
 finding has its key ID at that path and line; its secret is paired when that finding's
 secret.sha256 is the SHA-256 of the planted secret.  Precision counts every `live` finding:
 one that matches no planted credential is a false positive.  A decoy is classified live when a
@@ -37,7 +37,8 @@ import sys
 
 from benchlib import fmt_s, load_jsonl, machine, mark, pct, sha256_hex, timings  # shared with the other scorer
 
-# Line of the key ID and of the secret within each template of make-corpus.py, from its first line.
+# For a manifest without key_line / secret_line: line of the key ID and of the secret within each
+# kind of block, from its first line.
 KEY_OFFSET = {"credentials-file": 1, "yaml": 1}
 SECRET_OFFSET = {"shell-export": 1, "credentials-file": 2, "json": 0, "yaml": 2,
                  "python-call": 0, "csharp-call": 0}
@@ -51,7 +52,7 @@ class Corpus:
         self.tree = os.path.join(self.root, "tree")
         for name in ("truth.jsonl", "decoys.jsonl"):
             if not os.path.isfile(os.path.join(self.root, name)):
-                sys.exit(f"evaluate.py: {self.root} has no {name} (not a make-corpus.py output)")
+                sys.exit(f"evaluate.py: {self.root} has no {name} (not a bench/make-corpus.py output)")
         self.truth, _ = load_jsonl(os.path.join(self.root, "truth.jsonl"), "truth.jsonl")
         self.decoys, _ = load_jsonl(os.path.join(self.root, "decoys.jsonl"), "decoys.jsonl")
         self._files = {}
@@ -132,12 +133,14 @@ def plant_index(corpus):
     for t in corpus.truth:
         kind = t.get("kind", "")
         start = int(t["line"])
-        key_line = corpus.locate(t["path"], t["key_id"], start + KEY_OFFSET.get(kind, 0))
-        secret_line = None
+        want_key = int(t.get("key_line") or start + KEY_OFFSET.get(kind, 0))
+        key_line = corpus.locate(t["path"], t["key_id"], want_key)
+        secret_line = want_secret = None
         if t.get("secret"):
-            secret_line = corpus.locate(t["path"], t["secret"], start + SECRET_OFFSET.get(kind, 0))
+            want_secret = int(t.get("secret_line") or start + SECRET_OFFSET.get(kind, 0))
+            secret_line = corpus.locate(t["path"], t["secret"], want_secret)
         split = (key_line is not None and secret_line is not None
-                 and secret_line - key_line != SECRET_OFFSET.get(kind, 0) - KEY_OFFSET.get(kind, 0))
+                 and secret_line - key_line != want_secret - want_key)
         planted.append({**t, "key_line": key_line, "secret_line": secret_line, "split": split,
                         "nul": corpus.has_nul(t["path"])})
     return planted
@@ -147,11 +150,12 @@ def decoy_lines(corpus):
     out = []
     for d in corpus.decoys:
         parts = d.get("text", "").split("\n")
+        expected = d.get("lines") or [int(d["line"]) + i for i in range(len(parts))]
         where = set()
-        for i, part in enumerate(parts):
-            n = corpus.locate(d["path"], part, int(d["line"]) + i) if part else None
-            where.add(n if n is not None else int(d["line"]) + i)
-        out.append({**d, "lines": where, "type": decoy_type(d.get("text", ""))})
+        for part, line in zip(parts, expected):
+            n = corpus.locate(d["path"], part, int(line)) if part else None
+            where.add(n if n is not None else int(line))
+        out.append({**d, "lines": where, "type": d.get("type") or decoy_type(d.get("text", ""))})
     return out
 
 

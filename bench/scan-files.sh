@@ -27,7 +27,7 @@ KEYS=${KW_BENCH_KEYS:-200}
 SEED=${KW_BENCH_SEED:-7}
 RUNS=${KW_BENCH_RUNS:-3}
 GS_TIMEOUT=${KW_BENCH_GITSECRETS_TIMEOUT:-1200}
-GENERATOR=${KW_BENCH_GENERATOR:-$REPO/../shared/bench/make-corpus.py}
+GENERATOR=${KW_BENCH_GENERATOR:-$BENCH/make-corpus.py}
 RG_PATTERN=${KW_BENCH_RG_PATTERN:-'\b(AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b'}
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -38,7 +38,7 @@ mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd -P)
 LOGS=$WORK/logs
 mkdir -p "$LOGS"
-[ -f "$GENERATOR" ] || die "corpus generator not found: $GENERATOR (shared/ should sit beside the repo)"
+[ -f "$GENERATOR" ] || die "corpus generator not found: $GENERATOR"
 
 # ---------------------------------------------------------------- 1. tools
 missing=()
@@ -86,7 +86,7 @@ else
     SOURCE=$WORK/source-stdlib
     SOURCE_DESC="Python stdlib $STDLIB without site-packages, __pycache__, config-*"
 fi
-STAMP="source=$SOURCE_DESC copies=$COPIES keys=$KEYS seed=$SEED generator=$(sha256sum "$GENERATOR" | cut -c1-16)"
+STAMP="source=$SOURCE_DESC copies=$COPIES keys=$KEYS seed=$SEED generator=$(cat "$GENERATOR" "$BENCH/synthetic.py" | sha256sum | cut -c1-16)"
 if [ -f "$CORPUS/.complete" ] && [ "$(cat "$CORPUS/.complete")" = "$STAMP" ]; then
     step "Corpus: reusing $CORPUS"
 else

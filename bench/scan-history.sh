@@ -34,7 +34,7 @@ RUNS=${KW_BENCH_RUNS:-3}
 GS_TIMEOUT=${KW_BENCH_GITSECRETS_TIMEOUT:-1800}
 STAGED_RUNS=${KW_BENCH_STAGED_RUNS:-20}
 USE_HYPERFINE=${KW_BENCH_HYPERFINE:-1}
-GENERATOR=${KW_BENCH_GENERATOR:-$REPO/../shared/bench/make-history.py}
+GENERATOR=${KW_BENCH_GENERATOR:-$BENCH/make-history.py}
 RG_PATTERN=${KW_BENCH_RG_PATTERN:-'\b(AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b'}
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -45,7 +45,7 @@ mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd -P)
 LOGS=$WORK/logs
 mkdir -p "$LOGS"
-[ -f "$GENERATOR" ] || die "history generator not found: $GENERATOR (shared/ should sit beside the repo)"
+[ -f "$GENERATOR" ] || die "history generator not found: $GENERATOR"
 command -v python3 >/dev/null || die "python3 is required"
 for n in "$COMMITS" "$KEYS" "$SEED" "$RUNS" "$GS_TIMEOUT" "$STAGED_RUNS"; do
     [[ $n =~ ^[0-9]+$ ]] || die "not a whole number: $n (check the KW_BENCH_* variables)"
@@ -115,7 +115,7 @@ else
     SOURCE=$WORK/source-history
     SOURCE_DESC="Python stdlib $STDLIB without test, site-packages, lib-dynload, config-*, __pycache__ and binary files"
 fi
-STAMP="source=$SOURCE_DESC commits=$COMMITS keys=$KEYS seed=$SEED repack=$REPACK generator=$(sha256sum "$GENERATOR" | cut -c1-16)"
+STAMP="source=$SOURCE_DESC commits=$COMMITS keys=$KEYS seed=$SEED repack=$REPACK generator=$(cat "$GENERATOR" "$BENCH/synthetic.py" | sha256sum | cut -c1-16)"
 if [ -f "$HIST/.complete" ] && [ "$(head -n 1 "$HIST/.complete")" = "$STAMP" ]; then
     step "Repository: reusing $GREPO"
 else
