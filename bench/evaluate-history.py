@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Score a git-history scan against a repository made by shared/bench/make-history.py, and render
+"""Score a git-history scan against a repository made by bench/make-history.py, and render
 the benchmark table of bench/scan-history.sh.  Standard library only.
 
   evaluate-history.py --history DIR --keywarden FINDINGS.jsonl
@@ -389,7 +389,7 @@ def main():
     hist = os.path.abspath(args.history)
     truth_path = os.path.join(hist, "truth.jsonl")
     if not os.path.isfile(truth_path):
-        sys.exit(f"evaluate-history.py: {hist} has no truth.jsonl (not a make-history.py output)")
+        sys.exit(f"evaluate-history.py: {hist} has no truth.jsonl (not a bench/make-history.py output)")
     truth, _ = load_jsonl(truth_path, "truth.jsonl")
     repo = os.path.join(hist, "repo")
     repo = repo if os.path.isdir(repo) else None

@@ -110,7 +110,7 @@ else
     # (binaries), __pycache__ (bytecode) and any other binary file (a NUL byte in its first 8,000
     # bytes, keywarden's own test: keywarden skips binary content by design, as git grep -I, git log -p
     # and git-secrets do, so a key appended to an image would measure that choice, not the scanners).
-    # make-history.py itself skips files of 512 KB or more.
+    # bench/make-history.py itself also leaves out binary files and files of 512 KB or more.
     STDLIB=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
     SOURCE=$WORK/source-history
     SOURCE_DESC="Python stdlib $STDLIB without test, site-packages, lib-dynload, config-*, __pycache__ and binary files"
