@@ -4,17 +4,17 @@ with AWS credentials planted at recorded commits and some removed again.  Standa
 (and git).
 
   make-history.py SOURCE OUT [--commits N] [--keys K] [--seed S] [--branches B]
-                  [--remove-rate R] [--max-file-bytes M]
+                  [--remove-rate R] [--keep-rate P] [--max-file-bytes M]
 
 The first commit holds SOURCE's text files below --max-file-bytes on branch main.  Every later
 commit appends a line to 1-3 files; every (N / K)-th commit or the one after it (in turns; not the
 first commit) also inserts a credential block at a line boundary of one file, outside any other
-planted block; any other commit removes one of its branch's
-planted blocks with probability R.  The second half of the commits alternates between B - 1
-feature branches, each forked from main's last commit.  Each branch keeps its own file contents,
-so a key planted on one feature branch never appears on another, and every key has exactly one
-introducing commit.  The repository is written with `git fast-import` (seconds for 20,000
-commits) and then checked out.
+planted block; any other commit removes one of its branch's planted blocks with probability R
+(the share --keep-rate of keys is never removed, so some stay at a branch tip).  The second half
+of the commits alternates between B - 1 feature branches, each forked from main's last commit.
+Each branch keeps its own file contents, so a key planted on one feature branch never appears on
+another, and every key has exactly one introducing commit.  The repository is written with
+`git fast-import` (seconds for 20,000 commits) and then checked out.
 
 Writes:
   OUT/repo          the repository
@@ -115,10 +115,14 @@ def main():
     ap.add_argument("--branches", type=int, default=3, help="main and B - 1 feature branches")
     ap.add_argument("--remove-rate", type=float, default=0.015,
                     help="chance per commit without a planting that one planted key is removed again")
+    ap.add_argument("--keep-rate", type=float, default=0.03,
+                    help="share of planted keys that are never removed (left behind, as leaks often are), so "
+                         "some keys are still at a branch tip")
     ap.add_argument("--max-file-bytes", type=int, default=512 * 1024, help="files this large or larger are left out")
     a = ap.parse_args()
-    if a.commits < 2 or a.keys < 0 or a.branches < 1 or not 0 <= a.remove_rate <= 1:
-        sys.exit("make-history.py: needs --commits >= 2, --keys >= 0, --branches >= 1, 0 <= --remove-rate <= 1")
+    if a.commits < 2 or a.keys < 0 or a.branches < 1 or not 0 <= a.remove_rate <= 1 or not 0 <= a.keep_rate <= 1:
+        sys.exit("make-history.py: needs --commits >= 2, --keys >= 0, --branches >= 1, "
+                 "--remove-rate and --keep-rate from 0 to 1")
     out = os.path.abspath(a.out)
     repo = os.path.join(out, "repo")
     if os.path.exists(repo):
@@ -179,12 +183,13 @@ def main():
             at = rng.choice([o for o in line_starts(data) if not any(i < o < j for i, j in inside)])
             files[p] = changed[p] = data[:at] + block + data[at:]
             rec = {"key_id": k, "secret": s, "account": synthetic.account_of(k), "kind": kind, "path": p,
-                   "introduced": mark, "removed": None, "branch": branch, "_block": block}
+                   "introduced": mark, "removed": None, "branch": branch, "_block": block,
+                   "_keep": rng.random() < a.keep_rate}
             truth.append(rec)
             live[branch][k] = rec
             message = f"Configure deployment in {p}\n"
-        elif live[branch] and rng.random() < a.remove_rate:
-            rec = live[branch].pop(rng.choice(sorted(live[branch])))
+        elif (removable := sorted(k for k, r in live[branch].items() if not r["_keep"])) and rng.random() < a.remove_rate:
+            rec = live[branch].pop(rng.choice(removable))
             p = rec["path"]
             files[p] = changed[p] = files[p].replace(rec["_block"], b"", 1)
             if rec["removed"] is None:
