@@ -26,8 +26,8 @@ def _canary_accounts():
     try:
         with open(_CANARY_PAGE, encoding="utf-8") as f:
             return frozenset(re.findall(r"\b\d{12}\b", f.read()))
-    except OSError:
-        return frozenset()
+    except OSError as e:
+        raise SystemExit(f"synthetic.py: cannot read the canary accounts from {_CANARY_PAGE}: {e.strerror}") from e
 
 
 _CANARY_ACCOUNTS = _canary_accounts()
