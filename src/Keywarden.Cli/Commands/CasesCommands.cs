@@ -229,7 +229,8 @@ internal static class CasesCommands
                     return ExitCodes.Success;
                 }
 
-                using var stdout = Writer(console);
+                // Markdown escapes its own fields (CaseReport).
+                using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
                 stdout.Write(CaseReport.Markdown(record, containment));
                 return ExitCodes.Success;
             });
@@ -418,7 +419,8 @@ internal static class CasesCommands
                 }
                 else
                 {
-                    using var stdout = Writer(console);
+                    // Markdown and HTML escape their own fields (CaseReport).
+                    using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
                     stdout.Write(text);
                 }
 
@@ -468,11 +470,12 @@ internal static class CasesCommands
         }
     }
 
-    private static StreamWriter Writer(CliConsole console) => new(console.Stdout, leaveOpen: true);
+    /// <summary>Text output: event summaries, evidence and AWS's error text are data (see <see cref="CliConsole.OpenTextLines"/>).</summary>
+    private static StreamWriter Writer(CliConsole console) => console.OpenTextLines();
 
     private static void Json(CliConsole console, object value)
     {
-        using var stdout = Writer(console);
+        using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
         stdout.WriteLine(JsonSerializer.Serialize(value));
     }
 

@@ -104,7 +104,7 @@ internal static class InvestigateCommand
                 {
                     using var writer = new StreamWriter(file.FullName);
                     ReportWriters.Write(report, reportFormat, writer);
-                    console.Stderr.WriteLine($"keywarden: {report.Summary.EventCount} events, {report.Detections.Count} detections, {report.Eradication.Count} items to eradicate; report written to {file.FullName}");
+                    console.Stderr.WriteLine(CliConsole.Line($"keywarden: {report.Summary.EventCount} events, {report.Detections.Count} detections, {report.Eradication.Count} items to eradicate; report written to {file.FullName}"));
                 }
                 else
                 {

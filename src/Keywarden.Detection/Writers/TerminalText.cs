@@ -90,3 +90,25 @@ public static class TerminalText
         _ => char.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator,
     };
 }
+
+/// <summary>
+/// A text report's writer: every line (or piece of one) written through it is shown through
+/// <see cref="TerminalText.Escape"/> after <see cref="UrlRedaction.RedactText"/>, so the report's own
+/// line breaks are the only ones in it. For reports whose every field may be data (CloudTrail records).
+/// </summary>
+public sealed class TerminalTextWriter(TextWriter inner) : TextWriter
+{
+    public override System.Text.Encoding Encoding => inner.Encoding;
+
+    public override void Write(char value) => inner.Write(TerminalText.Escape(value.ToString()));
+
+    public override void Write(string? value) => inner.Write(Safe(value));
+
+    public override void WriteLine() => inner.WriteLine();
+
+    public override void WriteLine(string? value) => inner.WriteLine(Safe(value));
+
+    public override void Flush() => inner.Flush();
+
+    private static string Safe(string? value) => TerminalText.Escape(UrlRedaction.RedactText(value));
+}
