@@ -33,13 +33,35 @@ public sealed record AwsSettings
 
     public int MaxRetries { get; init; } = 2;
 
-    /// <summary>From the AWS CLI's environment variables, with explicit options taking precedence.</summary>
-    public static AwsSettings FromEnvironment(string? profile = null, string? region = null, string? endpointUrl = null) => new()
+    /// <summary>
+    /// From the AWS CLI's environment variables, with explicit options taking precedence, and the region
+    /// as the AWS CLI finds it: --region, AWS_REGION, AWS_DEFAULT_REGION, then the profile's <c>region</c>
+    /// in the shared config file (AWS CLI User Guide, "Configuration and credential file settings").
+    /// </summary>
+    public static AwsSettings FromEnvironment(string? profile = null, string? region = null, string? endpointUrl = null)
     {
-        Profile = profile ?? Environment.GetEnvironmentVariable("AWS_PROFILE"),
-        Region = region ?? Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION"),
-        EndpointUrl = endpointUrl ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL"),
-    };
+        profile ??= Environment.GetEnvironmentVariable("AWS_PROFILE");
+        region ??= Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION");
+        return new AwsSettings
+        {
+            Profile = profile,
+            Region = string.IsNullOrWhiteSpace(region) ? ProfileRegion(profile ?? "default") : region,
+            EndpointUrl = endpointUrl ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL"),
+        };
+    }
+
+    /// <summary>The <c>region</c> of a profile in the shared config or credentials file, or null (no such profile, no region, or an unreadable file: the default applies).</summary>
+    private static string? ProfileRegion(string profile)
+    {
+        try
+        {
+            return new CredentialProfileStoreChain().TryGetProfile(profile, out var found) ? found.Region?.SystemName : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or AmazonClientException or ArgumentException)
+        {
+            return null;
+        }
+    }
 
     public string ResolvedRegion => string.IsNullOrWhiteSpace(Region) ? DefaultRegion : Region;
 

@@ -286,6 +286,14 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             Exclude = [.. config.Exclude, .. settings.Exclude],
             AllowedValues = config.Allow,
             Baseline = settings.Baseline is null ? null : Baseline.Load(settings.Baseline),
+            // The baseline lists key IDs for its reviewers: it must not report them itself.
+            OwnFiles = (settings.Baseline, settings.WriteBaseline) switch
+            {
+                (null, null) => [],
+                ({ } read, null) => [read],
+                (null, { } written) => [written],
+                ({ } read, { } written) => [read, written],
+            },
             MaxArchiveDepth = settings.ArchiveDepth,
             MaxArchiveBytes = (long)settings.MaxArchiveMiB * 1024 * 1024,
             Threads = settings.Threads,

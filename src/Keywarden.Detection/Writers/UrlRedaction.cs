@@ -51,6 +51,22 @@ public static partial class UrlRedaction
         return text.ToString();
     }
 
+    /// <summary>The user-info of <paramref name="url"/> (user, or user:password), or null when it has none.</summary>
+    public static string? UserInfo(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        if (scheme <= 0)
+        {
+            return null;
+        }
+
+        var start = scheme + 3;
+        var queryOrFragment = url.AsSpan(start).IndexOfAny('?', '#');
+        var hostStart = UserInfoEnd(url, start, queryOrFragment < 0 ? url.Length : start + queryOrFragment);
+        return hostStart > start ? url[start..(hostStart - 1)] : null;
+    }
+
     /// <summary>Every URL inside free text (git's error output, an exception message) redacted as <see cref="Redact"/> does.</summary>
     public static string RedactText(string? text)
     {
