@@ -39,8 +39,13 @@ public sealed class HostileRecordsTests : IDisposable
     {
         var run = await Run("investigate", _key, "--trail", _tree.Root, "--format", format);
         Assert.Equal(0, run.ExitCode);
-        Assert.Contains("curl/8 \\x1b]0;owned\\x07\\x1b[2K\\rFORGED LINE\\nnext", run.Stdout, StringComparison.Ordinal);
-        Assert.Contains("ops\\u202enimda", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("backdoor\\x1b]0;owned\\x07", run.Stdout, StringComparison.Ordinal);
+        if (format == "text")
+        {
+            Assert.Contains("curl/8 \\x1b]0;owned\\x07\\x1b[2K\\rFORGED LINE\\nnext", run.Stdout, StringComparison.Ordinal);
+            Assert.Contains("ops\\u202enimda", run.Stdout, StringComparison.Ordinal);
+        }
+
         Assert.DoesNotContain(run.Stdout, c => char.IsControl(c) && c != '\n');
         Assert.DoesNotContain(Bidi, run.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("\nFORGED LINE", run.Stdout, StringComparison.Ordinal);
