@@ -79,15 +79,17 @@ public sealed class UsageErrorTests : IDisposable
     }
 
     [Fact]
-    public async Task A_committed_baseline_does_not_flag_itself_in_a_history_scan()
+    public async Task A_staged_baseline_does_not_block_the_commit_it_is_staged_in()
     {
         using var repo = new GitRepo();
         repo.Write("app.env", $"AWS_ACCESS_KEY_ID={KeyId(_random)}\n");
-        repo.Commit("add config");
+        repo.Git(["add", "-A"]);
         var baseline = Path.Combine(repo.Path, ".keywarden-baseline.json");
-        Assert.Equal(1, (await Cli.RunAsync(["scan", "--git", repo.Path, "--write-baseline", baseline])).ExitCode);
-        repo.Commit("record the baseline");
-        Assert.Equal(0, (await Cli.RunAsync(["scan", "--git", repo.Path, "--baseline", baseline])).ExitCode);
+        Assert.Equal(1, (await Cli.RunAsync(["scan", "--staged", repo.Path, "--write-baseline", baseline])).ExitCode);
+        repo.Git(["add", "-A"]);
+        var staged = await Cli.RunAsync(["scan", "--staged", repo.Path, "--baseline", baseline]);
+        Assert.Equal(0, staged.ExitCode);
+        Assert.Contains("1 suppressed", staged.Stdout, StringComparison.Ordinal);
     }
 
     public void Dispose() => _tree.Dispose();

@@ -33,7 +33,7 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
             }
 
             var findings = git.Staged ? ScanStaged(repository, session) : ScanHistory(repository, session);
-            if (clone is null && options.OwnFiles.Count > 0)
+            if (clone is null && git.Staged && options.OwnFiles.Count > 0)
             {
                 WithoutOwnFiles(repository, findings, cancellationToken);
             }
@@ -50,8 +50,10 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
     }
 
     /// <summary>
-    /// Drops findings in the baseline file (<see cref="ScanOptions.OwnFiles"/>) as it is committed or
-    /// staged in this repository: its path from the work tree's top, in every commit.
+    /// Drops findings in the baseline file (<see cref="ScanOptions.OwnFiles"/>) as it is staged in this
+    /// repository (its path from the work tree's top). Staged findings are per path, so no other file's
+    /// finding goes with it; a history scan reports each credential once, at its first appearance, which
+    /// may be the baseline's own path, so there nothing is dropped.
     /// </summary>
     private void WithoutOwnFiles(string repository, List<Finding> findings, CancellationToken cancellationToken)
     {
