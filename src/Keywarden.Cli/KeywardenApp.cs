@@ -29,7 +29,7 @@ internal static class KeywardenApp
         {
             foreach (var error in parse.Errors)
             {
-                console.Error(MaskArguments(error.Message, args));
+                console.Error(OneLine(MaskArguments(error.Message, args)));
             }
 
             console.Stderr.WriteLine($"Run '{parse.CommandResult.Command.Name} --help' for usage.");
@@ -67,6 +67,16 @@ internal static class KeywardenApp
         var inner = e is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : e;
         console.Error($"unexpected {inner.GetType().Name}: {MaskArguments(inner.Message.Split('\n')[0], args)} (set KEYWARDEN_DEBUG=1 for details)");
         return ExitCodes.Error;
+    }
+
+    /// <summary>
+    /// System.CommandLine lists the allowed values of an option on lines of their own ("Must be one
+    /// of:\n\t'text'\n\t'json'"): a usage error is one line, so the list is joined.
+    /// </summary>
+    internal static string OneLine(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length <= 1 ? message.Trim() : $"{lines[0]} {string.Join(", ", lines[1..])}";
     }
 
     /// <summary>

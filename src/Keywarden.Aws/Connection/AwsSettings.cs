@@ -33,13 +33,35 @@ public sealed record AwsSettings
 
     public int MaxRetries { get; init; } = 2;
 
-    /// <summary>From the AWS CLI's environment variables, with explicit options taking precedence.</summary>
-    public static AwsSettings FromEnvironment(string? profile = null, string? region = null, string? endpointUrl = null) => new()
+    /// <summary>
+    /// From the AWS CLI's environment variables, with explicit options taking precedence, and the region
+    /// as the AWS CLI finds it: --region, AWS_REGION, AWS_DEFAULT_REGION, then the profile's <c>region</c>
+    /// in the shared config file (AWS CLI User Guide, "Configuration and credential file settings").
+    /// </summary>
+    public static AwsSettings FromEnvironment(string? profile = null, string? region = null, string? endpointUrl = null)
     {
-        Profile = profile ?? Environment.GetEnvironmentVariable("AWS_PROFILE"),
-        Region = region ?? Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION"),
-        EndpointUrl = endpointUrl ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL"),
-    };
+        profile ??= Environment.GetEnvironmentVariable("AWS_PROFILE");
+        region ??= Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION");
+        return new AwsSettings
+        {
+            Profile = profile,
+            Region = string.IsNullOrWhiteSpace(region) ? ProfileRegion(profile ?? "default") : region,
+            EndpointUrl = endpointUrl ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL"),
+        };
+    }
+
+    /// <summary>The <c>region</c> of a profile in the shared config or credentials file, or null (no such profile, no region, or an unreadable file: the default applies).</summary>
+    private static string? ProfileRegion(string profile)
+    {
+        try
+        {
+            return new CredentialProfileStoreChain().TryGetProfile(profile, out var found) ? found.Region?.SystemName : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or AmazonClientException or ArgumentException)
+        {
+            return null;
+        }
+    }
 
     public string ResolvedRegion => string.IsNullOrWhiteSpace(Region) ? DefaultRegion : Region;
 
@@ -68,6 +90,38 @@ public sealed record AwsSettings
         return config;
     }
 
+    /// <summary>
+    /// An IAM Identity Center (SSO, <c>sso_session</c>) profile works only with a token that
+    /// <c>aws sso login</c> cached (~/.aws/sso/cache). Keywarden never starts the browser sign-in itself
+    /// (it runs in hooks and CI), and asks for the role credentials now, so a missing or expired token
+    /// is one clear line before any call rather than an SDK error in the middle of a containment.
+    /// </summary>
+    private static void CheckSsoToken(string profile, SSOAWSCredentials sso)
+    {
+        sso.Options.SupportsGettingNewToken = false;
+        try
+        {
+            sso.GetCredentials();
+        }
+        catch (Exception e) when (e is AmazonClientException && !IsNetwork(e))
+        {
+            throw new AwsConfigurationException($"AWS profile '{profile}' signs in through IAM Identity Center (SSO) and has no valid cached token: run `aws sso login --profile {profile}`", e);
+        }
+    }
+
+    private static bool IsNetwork(Exception e)
+    {
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is HttpRequestException or System.Net.Sockets.SocketException or TimeoutException or TaskCanceledException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Keywarden's own credentials: the named profile, or the standard chain.</summary>
     public AWSCredentials ResolveCredentials(ClientConfig config)
     {
@@ -75,6 +129,11 @@ public sealed record AwsSettings
         {
             if (new CredentialProfileStoreChain().TryGetAWSCredentials(name, out var fromProfile))
             {
+                if (fromProfile is SSOAWSCredentials sso)
+                {
+                    CheckSsoToken(name, sso);
+                }
+
                 return fromProfile;
             }
 
@@ -83,7 +142,13 @@ public sealed record AwsSettings
 
         try
         {
-            return new DefaultAWSCredentialsIdentityResolver().ResolveIdentity(config);
+            var resolved = new DefaultAWSCredentialsIdentityResolver().ResolveIdentity(config);
+            if (resolved is SSOAWSCredentials sso)
+            {
+                CheckSsoToken("default", sso);
+            }
+
+            return resolved;
         }
         catch (AmazonClientException e)
         {

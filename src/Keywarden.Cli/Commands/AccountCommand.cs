@@ -47,7 +47,7 @@ internal static class AccountCommand
 
             var kind = AccessKeyId.KindOf(id);
             var canary = CanaryAccounts.Contains(decoded ?? fromAws);
-            using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
+            using var stdout = parse.GetValue(format) == "json" ? new StreamWriter(console.Stdout, leaveOpen: true) : console.OpenTextLines();
             if (parse.GetValue(format) == "json")
             {
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>

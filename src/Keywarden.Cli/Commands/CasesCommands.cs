@@ -62,10 +62,10 @@ internal static class CasesCommands
         // the response assemblies into every `scan` (the pre-commit hook counts milliseconds).
         var source = new Option<string>("--source") { Description = "Where the report comes from: scan, github-partner, github-alert, aws-health or manual.", DefaultValueFactory = _ => SourceKinds.Manual };
         var url = new Option<string?>("--url") { Description = "Where the key was exposed (commit, gist, paste, image)." };
-        var detectedAt = new Option<DateTimeOffset?>("--detected-at") { Description = "When it was detected (ISO 8601; default now)." };
+        var detectedAt = OptionValues.Time("--detected-at", "When it was detected (ISO 8601; default now).");
         var reporter = new Option<string?>("--reporter") { Description = "Who reported it." };
         var noWork = new Option<bool>("--no-work") { Description = "Record the report only; a worker (`keywarden cases work`) runs the playbook." };
-        var wait = new Option<int>("--wait") { Description = "Seconds to wait for retries due soon (default 300).", DefaultValueFactory = _ => 300 };
+        var wait = OptionValues.Int("--wait", "Seconds to wait for retries due soon (default 300).", 300, min: 0);
         var format = FormatOption("text", "json");
         var command = new Command("respond", "Report an exposed key and run the response playbook: verify, quarantine, notify, checklist.")
         {
@@ -229,7 +229,8 @@ internal static class CasesCommands
                     return ExitCodes.Success;
                 }
 
-                using var stdout = Writer(console);
+                // Markdown escapes its own fields (CaseReport).
+                using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
                 stdout.Write(CaseReport.Markdown(record, containment));
                 return ExitCodes.Success;
             });
@@ -412,13 +413,14 @@ internal static class CasesCommands
                     }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                     {
-                        console.Error($"cannot write {file.FullName}: {e.Message.TrimEnd('.')}");
+                        console.Error($"cannot write {file.FullName}: {Keywarden.Detection.Sources.BoundedInput.DescribeOutput(e, file.FullName)}");
                         return ExitCodes.Error;
                     }
                 }
                 else
                 {
-                    using var stdout = Writer(console);
+                    // Markdown and HTML escape their own fields (CaseReport).
+                    using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
                     stdout.Write(text);
                 }
 
@@ -431,7 +433,7 @@ internal static class CasesCommands
     private static Command Work(CliConsole console)
     {
         var context = new Context();
-        var wait = new Option<int>("--wait") { Description = "Seconds to wait for retries due soon (default 300).", DefaultValueFactory = _ => 300 };
+        var wait = OptionValues.Int("--wait", "Seconds to wait for retries due soon (default 300).", 300, min: 0);
         var command = new Command("work", "Run the playbook worker until no step can run now (follow-ups stay scheduled; run it from cron or a service).") { wait };
         context.AddTo(command, aws: true);
         command.SetAction(async (parse, ct) => await Guard(console, ct, async () =>
@@ -468,11 +470,12 @@ internal static class CasesCommands
         }
     }
 
-    private static StreamWriter Writer(CliConsole console) => new(console.Stdout, leaveOpen: true);
+    /// <summary>Text output: event summaries, evidence and AWS's error text are data (see <see cref="CliConsole.OpenTextLines"/>).</summary>
+    private static StreamWriter Writer(CliConsole console) => console.OpenTextLines();
 
     private static void Json(CliConsole console, object value)
     {
-        using var stdout = Writer(console);
+        using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
         stdout.WriteLine(JsonSerializer.Serialize(value));
     }
 

@@ -223,7 +223,7 @@ internal static class ContainmentCommands
 
     private static void WriteQuarantine(CliConsole console, bool json, string keyId, string accountId, QuarantineOutcome outcome)
     {
-        using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
+        using var stdout = json ? new StreamWriter(console.Stdout, leaveOpen: true) : console.OpenTextLines();
         var status = outcome.Status switch
         {
             QuarantineStatus.Contained => "contained",
@@ -304,7 +304,7 @@ internal static class ContainmentCommands
 
     private static void WriteRelease(CliConsole console, bool json, string keyId, ReleaseOutcome outcome)
     {
-        using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
+        using var stdout = json ? new StreamWriter(console.Stdout, leaveOpen: true) : console.OpenTextLines();
         if (json)
         {
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>

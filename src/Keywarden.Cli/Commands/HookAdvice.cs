@@ -23,7 +23,7 @@ internal static class HookAdvice
         foreach (var f in live)
         {
             var where = f.Commit is null ? $"{f.Path}:{f.Line}" : $"{f.Path}:{f.Line} (commit {f.Commit.Sha[..12]})";
-            console.Stderr.WriteLine($"  {where}  {f.KeyId ?? "secret access key " + f.Secret?.Redacted}");
+            console.Stderr.WriteLine(CliConsole.Line($"  {where}  {f.KeyId ?? "secret access key " + f.Secret?.Redacted}"));
         }
 
         console.Stderr.WriteLine("If the key is real: remove it, then deactivate and rotate it in IAM; it may already be copied.");

@@ -30,7 +30,7 @@ internal static class HookCommand
         {
             foreach (var line in action())
             {
-                console.Stderr.WriteLine(line);
+                console.Stderr.WriteLine(CliConsole.Line(line));
             }
 
             return ExitCodes.Success;

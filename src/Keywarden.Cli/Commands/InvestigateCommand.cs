@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Amazon.Runtime;
 using Keywarden.Aws.Connection;
+using Keywarden.Detection.Sources;
 using Keywarden.Investigation.Analysis;
 using Keywarden.Investigation.Athena;
 using Keywarden.Investigation.Loading;
@@ -103,7 +104,7 @@ internal static class InvestigateCommand
                 {
                     using var writer = new StreamWriter(file.FullName);
                     ReportWriters.Write(report, reportFormat, writer);
-                    console.Stderr.WriteLine($"keywarden: {report.Summary.EventCount} events, {report.Detections.Count} detections, {report.Eradication.Count} items to eradicate; report written to {file.FullName}");
+                    console.Stderr.WriteLine(CliConsole.Line($"keywarden: {report.Summary.EventCount} events, {report.Detections.Count} detections, {report.Eradication.Count} items to eradicate; report written to {file.FullName}"));
                 }
                 else
                 {
@@ -113,7 +114,7 @@ internal static class InvestigateCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                console.Error($"cannot write the report to {parse.GetValue(output)?.FullName ?? "standard output"}: {(e is UnauthorizedAccessException ? "permission denied" : e.Message.TrimEnd('.'))}");
+                console.Error($"cannot write the report to {parse.GetValue(output)?.FullName ?? "standard output"}: {(parse.GetValue(output) is { } file ? BoundedInput.DescribeOutput(e, file.FullName) : BoundedInput.Describe(e))}");
                 return ExitCodes.Error;
             }
 
@@ -139,7 +140,14 @@ internal static class InvestigateCommand
         value = value.Trim();
         if (value.Length >= 2 && value[^1] is 'd' or 'h' or 'm' && int.TryParse(value[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
         {
-            time = now - (value[^1] switch { 'd' => TimeSpan.FromDays(amount), 'h' => TimeSpan.FromHours(amount), _ => TimeSpan.FromMinutes(amount) });
+            // A duration reaching before year 1 (99999999d) is a usage error, not an overflow.
+            var unit = value[^1] switch { 'd' => TimeSpan.TicksPerDay, 'h' => TimeSpan.TicksPerHour, _ => TimeSpan.TicksPerMinute };
+            if (amount > (now - DateTimeOffset.MinValue).Ticks / unit)
+            {
+                return false;
+            }
+
+            time = now - TimeSpan.FromTicks(amount * unit);
             return true;
         }
 

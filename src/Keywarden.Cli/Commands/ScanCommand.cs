@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.CompilerServices;
 using Keywarden.Detection.Credentials;
 using Keywarden.Detection.Scanning;
+using Keywarden.Detection.Sources;
 using Keywarden.Detection.Sources.Git;
 using Keywarden.Detection.Suppression;
 using Keywarden.Detection.Writers;
@@ -12,6 +13,9 @@ namespace Keywarden.Cli.Commands;
 /// <summary>`keywarden scan`: find AWS credentials in files, directories, archives and standard input.</summary>
 internal static class ScanCommand
 {
+    /// <summary>Each worker is a task with its own buffers: past the cores there is nothing to gain, and a huge count exhausts memory.</summary>
+    public const int MaxThreads = 256;
+
     public static Command Create(CliConsole console)
     {
         var paths = new Argument<string[]>("paths")
@@ -37,21 +41,9 @@ internal static class ScanCommand
         var config = new Option<FileInfo?>("--config") { Description = $"Configuration file (default: {ScanConfig.FileName} in the scanned directory, if present)." };
         var respectGitignore = new Option<bool>("--respect-gitignore") { Description = "Skip files that .gitignore files ignore (by default every file is scanned: leaks hide in ignored .env files)." };
         var exclude = new Option<string[]>("--exclude") { Description = "Skip paths matching this .gitignore-style pattern (repeatable)." };
-        var archiveDepth = new Option<int>("--archive-depth")
-        {
-            Description = "How deep to open archives inside archives (zip, jar, tar, tar.gz); 0 leaves archives closed.",
-            DefaultValueFactory = _ => 3,
-        };
-        var maxArchiveSize = new Option<int>("--max-archive-size")
-        {
-            Description = "Uncompressed MiB read from one archive before the rest is skipped with a warning.",
-            DefaultValueFactory = _ => 1024,
-        };
-        var threads = new Option<int>("--threads")
-        {
-            Description = "Worker threads (default: one per core).",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
-        };
+        var archiveDepth = OptionValues.Int("--archive-depth", "How deep to open archives inside archives (zip, jar, tar, tar.gz); 0 leaves archives closed.", 3, min: 0);
+        var maxArchiveSize = OptionValues.Int("--max-archive-size", "Uncompressed MiB read from one archive before the rest is skipped with a warning.", 1024, min: 1);
+        var threads = OptionValues.Int("--threads", $"Worker threads (default: one per core, at most {MaxThreads}).", Math.Min(Environment.ProcessorCount, MaxThreads), min: 1, max: MaxThreads);
         var noProgress = new Option<bool>("--no-progress") { Description = "Do not show the progress display on a terminal." };
         var git = new Option<bool>("--git") { Description = "Scan the history of the git repository at PATH or URL (https, ssh, file://): every blob reachable from any ref, once." };
         var allObjects = new Option<bool>("--all-objects") { Description = "With --git: also scan unreachable (dangling) blobs." };
@@ -59,28 +51,6 @@ internal static class ScanCommand
         var range = new Option<string?>("--range") { Description = "With --git: only the commits of a range such as A..B." };
         var staged = new Option<bool>("--staged") { Description = "Scan what the index adds to HEAD (the pre-commit check)." };
         var prePush = new Option<bool>("--pre-push") { Description = "Scan the commits a push sends, reading git's pre-push lines from standard input." };
-        archiveDepth.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 0)
-            {
-                r.AddError("--archive-depth must be 0 or more");
-            }
-        });
-        maxArchiveSize.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 1)
-            {
-                r.AddError("--max-archive-size must be at least 1 (MiB)");
-            }
-        });
-        threads.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 1)
-            {
-                r.AddError("--threads must be at least 1");
-            }
-        });
-
         var command = new Command("scan", "Find AWS access keys, secret keys and session tokens in files, archives and standard input.")
         {
             paths, format, output, showSecrets, failOn, baseline, writeBaseline, config, respectGitignore, exclude,
@@ -316,6 +286,14 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             Exclude = [.. config.Exclude, .. settings.Exclude],
             AllowedValues = config.Allow,
             Baseline = settings.Baseline is null ? null : Baseline.Load(settings.Baseline),
+            // The baseline lists key IDs for its reviewers: it must not report them itself.
+            OwnFiles = (settings.Baseline, settings.WriteBaseline) switch
+            {
+                (null, null) => [],
+                ({ } read, null) => [read],
+                (null, { } written) => [written],
+                ({ } read, { } written) => [read, written],
+            },
             MaxArchiveDepth = settings.ArchiveDepth,
             MaxArchiveBytes = (long)settings.MaxArchiveMiB * 1024 * 1024,
             Threads = settings.Threads,
@@ -470,7 +448,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            console.Error($"cannot write the report to {settings.Output ?? "standard output"}: {(e is UnauthorizedAccessException ? "permission denied" : e.Message.TrimEnd('.'))}");
+            console.Error($"cannot write the report to {settings.Output ?? "standard output"}: {(settings.Output is { } path ? BoundedInput.DescribeOutput(e, path) : BoundedInput.Describe(e))}");
             return false;
         }
     }

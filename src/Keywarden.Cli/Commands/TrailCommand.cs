@@ -41,7 +41,7 @@ internal static class TrailCommand
                 return ExitCodes.Error;
             }
 
-            using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
+            using var stdout = parse.GetValue(format) == "json" ? new StreamWriter(console.Stdout, leaveOpen: true) : console.OpenTextLines();
             if (parse.GetValue(format) == "json")
             {
                 stdout.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true }));

@@ -71,7 +71,7 @@ internal static class VerifyCommand
 
     private static void Write(CliConsole console, bool json, string keyId, KeyVerification result)
     {
-        using var stdout = new StreamWriter(console.Stdout, leaveOpen: true);
+        using var stdout = json ? new StreamWriter(console.Stdout, leaveOpen: true) : console.OpenTextLines();
         var status = result.Status.ToString().ToLowerInvariant();
         if (json)
         {

@@ -24,6 +24,12 @@ public sealed record ScanOptions
     /// <summary>Known findings (by fingerprint) that are not reported.</summary>
     public Suppression.Baseline? Baseline { get; init; }
 
+    /// <summary>
+    /// Full paths of files Keywarden itself reads or writes for this scan (the baseline: it lists key
+    /// IDs for its reviewers), never scanned, so a baseline does not flag itself wherever it lives.
+    /// </summary>
+    public IReadOnlyCollection<string> OwnFiles { get; init; } = [];
+
     /// <summary>Values (key IDs, secrets as "sha256:HEX") that are never reported.</summary>
     public IReadOnlyCollection<string> AllowedValues { get; init; } = [];
 }

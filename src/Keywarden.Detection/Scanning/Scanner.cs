@@ -50,7 +50,7 @@ public sealed class Scanner
             {
                 ScanDirectory(session, root, all);
             }
-            else
+            else if (!IsOwnFile(_options, root.FullPath))
             {
                 var worker = new ContentScanner(session);
                 ScanFile(worker, session, new FileItem(root.FullPath, root.DisplayPrefix, 0), all);
@@ -104,8 +104,9 @@ public sealed class Scanner
             MaxDegreeOfParallelism = Math.Max(1, _options.Threads),
             CancellationToken = session.CancellationToken,
         };
+        var items = walker.Walk(root.FullPath, root.DisplayPrefix);
         Parallel.ForEach(
-            walker.Walk(root.FullPath, root.DisplayPrefix),
+            _options.OwnFiles.Count == 0 ? items : items.Where(item => !IsOwnFile(_options, item.FullPath)),
             parallel,
             () => (Worker: new ContentScanner(session), Findings: new List<Finding>()),
             (item, _, local) =>
@@ -120,6 +121,19 @@ public sealed class Scanner
                     all.AddRange(local.Findings);
                 }
             });
+    }
+
+    internal static bool IsOwnFile(ScanOptions options, string fullPath)
+    {
+        foreach (var own in options.OwnFiles)
+        {
+            if (string.Equals(Path.GetFullPath(own), Path.GetFullPath(fullPath), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void ScanFile(ContentScanner worker, ScanSession session, FileItem item, List<Finding> findings)

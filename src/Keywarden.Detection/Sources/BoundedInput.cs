@@ -154,6 +154,20 @@ public static class BoundedInput
     }
 
     /// <summary>The cause of a read failure in a few words, for "cannot read (…)" messages.</summary>
+    /// <summary>
+    /// Why a file could not be written at <paramref name="path"/>: "is a directory" (Linux reports
+    /// creating a file over a directory as permission denied), "no such directory" for a missing folder
+    /// on the way (rather than "no such file"), "permission denied", or the system's first line.
+    /// </summary>
+    public static string DescribeOutput(Exception e, string path) => e switch
+    {
+        _ when Directory.Exists(path) => "is a directory",
+        DirectoryNotFoundException or FileNotFoundException => $"no such directory: {Path.GetDirectoryName(Path.GetFullPath(path))}",
+        UnauthorizedAccessException => "permission denied",
+        PathTooLongException => "path too long",
+        _ => e.Message.Split('\n')[0].TrimEnd('.'),
+    };
+
     public static string Describe(Exception e, string? path = null) => e switch
     {
         InputException input => input.Reason,

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Keywarden.Detection.Findings;
+using Keywarden.Detection.Sources;
 
 namespace Keywarden.Detection.Suppression;
 
@@ -57,7 +58,7 @@ public sealed class Baseline
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigurationException($"baseline {path}: cannot read ({(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.GetType() == typeof(UnauthorizedAccessException) ? "permission denied" : e.Message)})", e);
+            throw new ConfigurationException($"baseline {path}: cannot read ({BoundedInput.Describe(e, path)})", e);
         }
     }
 
@@ -86,7 +87,7 @@ public sealed class Baseline
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigurationException($"baseline {path}: cannot write ({e.Message.TrimEnd('.')})", e);
+            throw new ConfigurationException($"baseline {path}: cannot write ({BoundedInput.DescribeOutput(e, path)})", e);
         }
     }
 }

@@ -1,3 +1,4 @@
+using Keywarden.Detection.Sources;
 using Tomlyn;
 using Tomlyn.Model;
 
@@ -26,7 +27,7 @@ public sealed record ScanConfig
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var reason = e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e is UnauthorizedAccessException ? "permission denied" : e.Message.TrimEnd('.');
+            var reason = BoundedInput.Describe(e, path);
             throw new ConfigurationException($"config {path}: cannot read ({reason})", e);
         }
 

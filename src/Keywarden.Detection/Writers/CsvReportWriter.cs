@@ -51,7 +51,10 @@ internal sealed class CsvReportWriter(ReportOptions options) : IReportWriter
             return "";
         }
 
-        // Values are written exactly (a secret may start with '+'); fields with separators are quoted.
+        // Values are written exactly (a secret may start with '+'), except control characters: a path
+        // with an escape sequence would steer the terminal it is viewed in (TerminalText). Fields with
+        // separators are quoted.
+        value = TerminalText.Escape(value);
         return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
     }
 }

@@ -8,7 +8,8 @@ namespace Keywarden.Detection.Writers;
 
 /// <summary>
 /// The human report: findings grouped by file, the classification coloured (when the console supports
-/// colour), secrets redacted, and a summary line. Problems are reported by the caller on stderr.
+/// colour), secrets redacted, and a summary line. Problems are reported by the caller on stderr. Data
+/// (paths, archive entries, commit authors and messages) is shown through <see cref="TerminalText"/>.
 /// </summary>
 public sealed class TextReportWriter(ReportOptions options)
 {
@@ -54,7 +55,7 @@ public sealed class TextReportWriter(ReportOptions options)
                 }
 
                 currentPath = f.Path;
-                yield return text.Styled("bold", f.Path);
+                yield return text.Styled("bold", TerminalText.Escape(f.Path));
             }
 
             yield return "  " + FormatFinding(f, text);
@@ -68,7 +69,7 @@ public sealed class TextReportWriter(ReportOptions options)
                 };
                 var count = f.Commits is { } n ? $"in {n} commit{(n == 1 ? "" : "s")}, " : "";
                 yield return text.Plain(string.Create(CultureInfo.InvariantCulture,
-                    $"             first in {commit.Sha[..Math.Min(12, commit.Sha.Length)]} {commit.Date:yyyy-MM-dd} by {commit.Author} <{commit.Email}>: {commit.Message}"));
+                    $"             first in {commit.Sha[..Math.Min(12, commit.Sha.Length)]} {commit.Date:yyyy-MM-dd} by {TerminalText.Escape(commit.Author)} <{TerminalText.Escape(commit.Email)}>: {TerminalText.Escape(UrlRedaction.RedactText(commit.Message))}"));
                 yield return text.Unstyled($"             {text.Plain(count)}{history}");
             }
         }

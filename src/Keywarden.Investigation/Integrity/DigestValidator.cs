@@ -28,7 +28,7 @@ public sealed record TrailPublicKey(RSA Key, string Fingerprint, DateTimeOffset?
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new Loading.TrailInputException($"{path}: cannot read the public key: {e.Message.TrimEnd('.')}", e);
+            throw new Loading.TrailInputException($"{path}: cannot read the public key: {Keywarden.Detection.Sources.BoundedInput.Describe(e, path)}", e);
         }
 
         var rsa = RSA.Create();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Keywarden.Detection.Writers;
 
 namespace Keywarden.Investigation.Reports;
 
@@ -30,14 +31,17 @@ public static class ReportWriters
                 output.Write(ToJson(report));
                 output.WriteLine();
                 break;
+            // Every field of a record can be the attacker's (userAgent, userName, errorMessage, even
+            // eventName in a forged file): text and Markdown show control characters escaped and URLs
+            // redacted, line by line. HTML escapes for itself; JSON keeps the exact data.
             case ReportFormat.Md:
-                MarkdownReport.Write(report, output);
+                MarkdownReport.Write(report, new TerminalTextWriter(output));
                 break;
             case ReportFormat.Html:
                 HtmlReport.Write(report, output);
                 break;
             default:
-                TextReport.Write(report, output);
+                TextReport.Write(report, new TerminalTextWriter(output));
                 break;
         }
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Keywarden.Detection.Writers;
 using Keywarden.Storage;
 
 namespace Keywarden.Response.Cases;
@@ -132,7 +133,13 @@ public static class CaseReport
 
     private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + "Z";
 
-    private static string H(string text) => WebUtility.HtmlEncode(text);
+    /// <summary>HTML-encoded, with any URL's user-info, query values and fragment masked (an exposure's URL may carry a token).</summary>
+    private static string H(string text) => WebUtility.HtmlEncode(UrlRedaction.RedactText(text));
 
-    private static string Md(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+    /// <summary>
+    /// One Markdown cell or line: pipes escaped, a newline as a space, URLs redacted and every other
+    /// control character shown as an escape (a reporter, an AWS error or a note can hold any of them).
+    /// </summary>
+    private static string Md(string text) =>
+        TerminalText.Escape(UrlRedaction.RedactText(text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal)));
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
+using Keywarden.Detection.Writers;
 using Keywarden.Response.Configuration;
 using Keywarden.Storage;
 using MailKit.Net.Smtp;
@@ -24,33 +25,33 @@ public sealed class Notifier(EmailSettings? email, WebhookSettings? webhook)
         var prefix = purpose.StartsWith("follow-up", StringComparison.Ordinal) ? $"Reminder {purpose["follow-up-".Length..]}: " : "";
         var owner = record.OwnerName is null ? "" : $" of {record.OwnerType} {record.OwnerName}";
         var account = record.AccountId is null ? "" : $" in account {record.AccountId}";
-        return $"[Keywarden {CaseReference.Of(record.Id)}] {prefix}{record.Severity}: exposed AWS access key {record.KeyId}{owner}{account} ({record.State})";
+        return T($"[Keywarden {CaseReference.Of(record.Id)}] {prefix}{record.Severity}: exposed AWS access key {record.KeyId}{owner}{account} ({record.State})");
     }
 
     public static string Body(CaseRecord record, ContainmentRecord? containment)
     {
         ArgumentNullException.ThrowIfNull(record);
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Case {CaseReference.Of(record.Id)}: {record.Subject}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Case {CaseReference.Of(record.Id)}: {T(record.Subject)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"Severity: {record.Severity}. State: {record.State}.");
         text.AppendLine(CultureInfo.InvariantCulture, $"Access key: {record.KeyId}{(record.AccountId is null ? "" : $" (account {record.AccountId})")}");
         if (record.OwnerName is not null)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"Owner: {record.OwnerType} {record.OwnerName}{(record.OwnerArn is null ? "" : $" ({record.OwnerArn})")}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"Owner: {T(record.OwnerType)} {T(record.OwnerName)}{(record.OwnerArn is null ? "" : $" ({T(record.OwnerArn)})")}");
         }
 
         text.AppendLine();
         text.AppendLine("Where it was exposed:");
         foreach (var occurrence in record.Occurrences.OrderBy(o => o.DetectedAt))
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"  - {occurrence.DetectedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {occurrence.Source}{(occurrence.Url is null ? "" : $": {occurrence.Url}")}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  - {occurrence.DetectedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {T(occurrence.Source)}{(occurrence.Url is null ? "" : $": {T(occurrence.Url)}")}");
         }
 
         text.AppendLine();
         text.AppendLine("What Keywarden did:");
         foreach (var action in containment?.Actions.OrderBy(a => a.Sequence).ToList() ?? [])
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"  - {action.CompletedAt?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "(not completed)"}Z {action.Kind} {action.Target}{(action.Parameter is null ? "" : $" {action.Parameter}")}: {action.Status}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  - {action.CompletedAt?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "(not completed)"}Z {T(action.Kind)} {T(action.Target)}{(action.Parameter is null ? "" : $" {T(action.Parameter)}")}: {T(action.Status)}");
         }
 
         if (containment is null || containment.Actions.Count == 0)
@@ -65,12 +66,12 @@ public sealed class Notifier(EmailSettings? email, WebhookSettings? webhook)
             text.AppendLine("Keywarden could NOT contain this key. Do this by hand, now:");
             foreach (var step in manual)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"  - {step.Summary["to do by hand: ".Length..]}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"  - {T(step.Summary["to do by hand: ".Length..])}");
             }
 
             if (record.Events.LastOrDefault(e => e.Summary.StartsWith(CaseStates.ContainmentFailed + ":", StringComparison.Ordinal)) is { } why)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"  Why: {why.Summary[(CaseStates.ContainmentFailed.Length + 2)..]}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"  Why: {T(why.Summary[(CaseStates.ContainmentFailed.Length + 2)..])}");
             }
         }
 
@@ -78,7 +79,7 @@ public sealed class Notifier(EmailSettings? email, WebhookSettings? webhook)
         text.AppendLine("What you need to do now:");
         foreach (var item in record.Checklist.OrderBy(i => i.Order).Where(i => !ChecklistStatuses.IsDone(i.Status)))
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"  [ ] {item.Title}{(item.Evidence is null ? "" : $" — {item.Evidence}")}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  [ ] {T(item.Title)}{(item.Evidence is null ? "" : $" — {T(item.Evidence)}")}");
         }
 
         if (record.Checklist.Count == 0)
@@ -90,6 +91,9 @@ public sealed class Notifier(EmailSettings? email, WebhookSettings? webhook)
         text.AppendLine(CultureInfo.InvariantCulture, $"Rewriting history does not un-leak a key: rotate it. Track this case with: keywarden cases show {CaseReference.Of(record.Id)}");
         return text.ToString();
     }
+
+    /// <summary>A field of the email's text: an owner's name, a URL, AWS's error text may hold a control character or a URL's token.</summary>
+    private static string T(string? text) => TerminalText.Escape(UrlRedaction.RedactText(text));
 
     public async Task SendEmailAsync(NotificationRecord notification, string body, CancellationToken cancellationToken)
     {

@@ -89,7 +89,7 @@ public sealed record ResponderConfig
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var reason = e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e is UnauthorizedAccessException ? "permission denied" : e.Message.TrimEnd('.');
+            var reason = Keywarden.Detection.Sources.BoundedInput.Describe(e, path);
             throw new ResponderConfigException($"config {path}: cannot read ({reason})", e);
         }
 

@@ -126,6 +126,10 @@ internal static class GitCommand
         return stdout;
     }
 
+    /// <summary>
+    /// git's first error line, every URL in it redacted: git quotes remote URLs (after rewriting them
+    /// with url.*.insteadOf, which may add credentials from configuration) with their user-info and query.
+    /// </summary>
     public static string FirstLine(string text, string fallback)
     {
         foreach (var line in text.Split('\n'))
@@ -133,7 +137,7 @@ internal static class GitCommand
             var trimmed = line.Trim();
             if (trimmed.Length > 0)
             {
-                return trimmed.StartsWith("fatal: ", StringComparison.Ordinal) ? trimmed[7..] : trimmed;
+                return Writers.UrlRedaction.RedactText(trimmed.StartsWith("fatal: ", StringComparison.Ordinal) ? trimmed[7..] : trimmed);
             }
         }
 

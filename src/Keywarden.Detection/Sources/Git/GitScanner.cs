@@ -33,6 +33,11 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
             }
 
             var findings = git.Staged ? ScanStaged(repository, session) : ScanHistory(repository, session);
+            if (clone is null && git.Staged && options.OwnFiles.Count > 0)
+            {
+                WithoutOwnFiles(repository, findings, cancellationToken);
+            }
+
             return Scanner.Finish(options, session, findings, stopwatch);
         }
         finally
@@ -42,6 +47,33 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
                 TryDelete(clone);
             }
         }
+    }
+
+    /// <summary>
+    /// Drops findings in the baseline file (<see cref="ScanOptions.OwnFiles"/>) as it is staged in this
+    /// repository (its path from the work tree's top). Staged findings are per path, so no other file's
+    /// finding goes with it; a history scan reports each credential once, at its first appearance, which
+    /// may be the baseline's own path, so there nothing is dropped.
+    /// </summary>
+    private void WithoutOwnFiles(string repository, List<Finding> findings, CancellationToken cancellationToken)
+    {
+        var top = GitCommand.Run(repository, ["rev-parse", "--show-toplevel"], cancellationToken, allowFailure: true).Trim();
+        if (top.Length == 0)
+        {
+            return;
+        }
+
+        var own = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in options.OwnFiles)
+        {
+            var relative = Path.GetRelativePath(top, Path.GetFullPath(file));
+            if (!relative.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(relative))
+            {
+                own.Add(relative.Replace(Path.DirectorySeparatorChar, '/'));
+            }
+        }
+
+        findings.RemoveAll(f => own.Contains(f.Path));
     }
 
     /// <summary>https://, ssh://, git://, file:// and scp-like user@host:path addresses.</summary>
@@ -83,17 +115,37 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
         catch (GitException e)
         {
             TryDelete(directory);
-            // git's own message may repeat the URL, token and all.
-            throw new ScanInputException($"cannot clone {RedactUrl(url)}: {e.Message.Replace(url, RedactUrl(url), StringComparison.Ordinal)}");
+            // git's own message may repeat the URL, token and all, rewritten (insteadOf, a trailing
+            // slash, percent-decoded): every URL in it is redacted (GitCommand.FirstLine), and so is any
+            // bare copy of the user-info's parts.
+            throw new ScanInputException($"cannot clone {RedactUrl(url)}: {WithoutUserInfo(e.Message, url)}");
         }
     }
 
-    /// <summary>A URL may carry a token (https://user:token@host/...): never show it.</summary>
-    internal static string RedactUrl(string url)
+    /// <summary>A URL may carry a token (https://user:token@host/..., ?access_token=...): never show it.</summary>
+    internal static string RedactUrl(string url) => Writers.UrlRedaction.Redact(url);
+
+    /// <summary><paramref name="message"/> without the user name or password of <paramref name="url"/>, as given or percent-decoded.</summary>
+    private static string WithoutUserInfo(string message, string url)
     {
-        var scheme = url.IndexOf("://", StringComparison.Ordinal);
-        var at = url.IndexOf('@', StringComparison.Ordinal);
-        return scheme >= 0 && at > scheme ? string.Concat(url.AsSpan(0, scheme + 3), "***", url.AsSpan(at)) : url;
+        message = message.Replace(url, RedactUrl(url), StringComparison.Ordinal);
+        if (Writers.UrlRedaction.UserInfo(url) is not { } userInfo)
+        {
+            return message;
+        }
+
+        foreach (var part in userInfo.Split(':').Append(userInfo))
+        {
+            foreach (var form in new[] { part, Uri.UnescapeDataString(part) })
+            {
+                if (form.Length >= 4)
+                {
+                    message = message.Replace(form, "***", StringComparison.Ordinal);
+                }
+            }
+        }
+
+        return message;
     }
 
     private static void TryDelete(string directory)
