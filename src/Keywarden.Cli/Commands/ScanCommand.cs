@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.CompilerServices;
 using Keywarden.Detection.Credentials;
 using Keywarden.Detection.Scanning;
+using Keywarden.Detection.Sources;
 using Keywarden.Detection.Sources.Git;
 using Keywarden.Detection.Suppression;
 using Keywarden.Detection.Writers;
@@ -174,7 +175,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         {
             report = await ScanWithProgressAsync(options, cancellationToken);
         }
-        catch (Exception e) when (e is ScanInputException or GitException)
+        catch (Exception e) when (e is ScanInputException or GitException or InputException)
         {
             return ScanFailed(e);
         }
@@ -205,7 +206,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             cancellationToken.ThrowIfCancellationRequested();
             report = Runner(options, new ScanProgress(), cancellationToken)?.Invoke() ?? ScanReport.Empty;
         }
-        catch (Exception e) when (e is ScanInputException or GitException)
+        catch (Exception e) when (e is ScanInputException or GitException or InputException)
         {
             return ScanFailed(e);
         }
@@ -340,8 +341,21 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             }
         }
 
-        var candidate = Path.Combine(directory, ScanConfig.FileName);
-        return File.Exists(candidate) ? ScanConfig.Load(candidate) : ScanConfig.Empty;
+        // A discovered config is part of the scanned tree, and the walk follows no symbolic link: a link
+        // could point outside the tree or at /dev/zero, and a FIFO would block (length 0, like an empty file).
+        var candidate = new FileInfo(Path.Combine(directory, ScanConfig.FileName));
+        if (!candidate.Exists || candidate.Length == 0)
+        {
+            return ScanConfig.Empty;
+        }
+
+        if (candidate.LinkTarget is not null)
+        {
+            console.Warning($"config {candidate.FullName}: a symbolic link, not followed (give the file with --config to use it)");
+            return ScanConfig.Empty;
+        }
+
+        return ScanConfig.Load(candidate.FullName);
     }
 
     private string? ValidateGitOptions()
@@ -398,8 +412,13 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         };
         if (settings.PrePush)
         {
-            using var stdin = new StreamReader(console.OpenStdin());
-            options = options with { Revisions = PrePushRange.Parse(stdin.ReadToEnd(), repository, cancellationToken) };
+            string lines;
+            using (var stdin = console.OpenStdin())
+            {
+                lines = BoundedInput.ReadAllText(stdin, InputLimits.PrePushBytes, "--pre-push (standard input)");
+            }
+
+            options = options with { Revisions = PrePushRange.Parse(lines, repository, cancellationToken) };
         }
 
         return options;
