@@ -48,6 +48,11 @@ internal static class ScanCommand
             Description = "Uncompressed MiB read from one archive before the rest is skipped with a warning.",
             DefaultValueFactory = _ => 1024,
         };
+        var maxFindings = new Option<int>("--max-findings")
+        {
+            Description = "Findings kept and reported; beyond it they are counted, with a warning, and still decide the exit code.",
+            DefaultValueFactory = _ => ScanOptions.DefaultMaxFindings,
+        };
         var threads = new Option<int>("--threads")
         {
             Description = "Worker threads (default: one per core).",
@@ -74,6 +79,13 @@ internal static class ScanCommand
                 r.AddError("--max-archive-size must be at least 1 (MiB)");
             }
         });
+        maxFindings.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--max-findings must be at least 1");
+            }
+        });
         threads.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < 1)
@@ -85,7 +97,7 @@ internal static class ScanCommand
         var command = new Command("scan", "Find AWS access keys, secret keys and session tokens in files, archives and standard input.")
         {
             paths, format, output, showSecrets, failOn, baseline, writeBaseline, config, respectGitignore, exclude,
-            archiveDepth, maxArchiveSize, threads, noProgress, git, allObjects, since, range, staged, prePush,
+            archiveDepth, maxArchiveSize, maxFindings, threads, noProgress, git, allObjects, since, range, staged, prePush,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -112,6 +124,7 @@ internal static class ScanCommand
                 Range = parse.GetValue(range),
                 Staged = parse.GetValue(staged),
                 PrePush = parse.GetValue(prePush),
+                MaxFindings = parse.GetValue(maxFindings),
             };
             return await new ScanRunner(console, settings).RunAsync(cancellationToken);
         });
@@ -141,6 +154,7 @@ internal sealed record ScanSettings(
     public string? Range { get; init; }
     public bool Staged { get; init; }
     public bool PrePush { get; init; }
+    public int MaxFindings { get; init; } = ScanOptions.DefaultMaxFindings;
 
     /// <summary>--staged through <c>git diff --cached</c> only (see <see cref="GitScanOptions.StagedThroughGit"/>): tests compare the two.</summary>
     internal bool StagedThroughGit { get; init; }
@@ -288,7 +302,16 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             console.Warning($"{problem.Path}: {problem.Message}");
         }
 
+        // Findings beyond --max-findings were not kept, but what they were still decides the exit code.
         var blocked = false;
+        if (report.DroppedClassifications != 0)
+        {
+            foreach (var classification in ClassificationNames.All())
+            {
+                blocked |= (report.DroppedClassifications & (1 << (int)classification)) != 0 && failOn.Contains(classification);
+            }
+        }
+
         foreach (var finding in report.Findings)
         {
             blocked |= failOn.Contains(finding.Classification);
@@ -320,6 +343,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             MaxArchiveDepth = settings.ArchiveDepth,
             MaxArchiveBytes = (long)settings.MaxArchiveMiB * 1024 * 1024,
             Threads = settings.Threads,
+            MaxFindings = settings.MaxFindings,
         };
     }
 

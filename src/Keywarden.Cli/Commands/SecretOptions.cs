@@ -53,7 +53,7 @@ internal sealed class SecretOptions(string purpose)
         catch (InputException e)
         {
             // The reason never quotes the content: a secret does not reach the message.
-            console.Error($"cannot read the secret or session token: {e.Message}");
+            console.Error(e.Message);
             return false;
         }
 
