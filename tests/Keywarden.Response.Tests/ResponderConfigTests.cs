@@ -117,4 +117,22 @@ public sealed class ResponderConfigTests
         var error = Assert.Throws<ResponderConfigException>(() => ResponderConfig.Load("/nonexistent/keywarden.toml"));
         Assert.Contains("no such file", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_credentials_file_given_as_the_config_is_named_by_line_and_column_without_its_secret()
+    {
+        var secret = Keywarden.Detection.Credentials.SyntheticCredentials.SecretAccessKey(new Random(3));
+
+        var message = Assert.Throws<ResponderConfigException>(() => ResponderConfig.Parse($"[default]\naws_secret_access_key = {secret}\n", "credentials")).Message;
+
+        Assert.Equal("config credentials: not valid TOML (line 2, column 25)", message);
+    }
+
+    [Fact]
+    public void A_webhook_URL_that_is_not_http_is_named_by_position_not_by_value()
+    {
+        var message = Assert.Throws<ResponderConfigException>(() => ResponderConfig.Parse("[notify.webhook]\nurls = [\"https://ok.example\", \"ftp://hooks.example/T0KEN\"]", "c.toml")).Message;
+
+        Assert.Equal("config c.toml: notify.webhook.urls[1] is not an http(s) URL", message);
+    }
 }

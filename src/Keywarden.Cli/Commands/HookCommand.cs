@@ -133,7 +133,7 @@ internal static class HookInstaller
         var path = Path.Combine(hooks, name);
         if (File.Exists(path) && IsOurs(path))
         {
-            if (!force || File.ReadAllText(path) == script)
+            if (!force || Prefix(path, Encoding.UTF8.GetByteCount(script) + 1) == script)
             {
                 return $"keywarden: the {name} hook is already installed ({path})";
             }
@@ -171,7 +171,17 @@ internal static class HookInstaller
             UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
     }
 
-    private static bool IsOurs(string path) => File.ReadLines(path).Take(3).Any(l => l.StartsWith(Marker, StringComparison.Ordinal));
+    /// <summary>Our marker is on line 2; only the head of the hook is read (another tool's hook may be a large binary).</summary>
+    private static bool IsOurs(string path) => Prefix(path, 4096).Split('\n').Take(3).Any(l => l.StartsWith(Marker, StringComparison.Ordinal));
+
+    /// <summary>At most the first <paramref name="bytes"/> bytes of the file, as text.</summary>
+    private static string Prefix(string path, int bytes)
+    {
+        using var stream = File.OpenRead(path);
+        var buffer = new byte[bytes];
+        var read = stream.ReadAtLeast(buffer, bytes, throwOnEndOfStream: false);
+        return Encoding.UTF8.GetString(buffer, 0, read);
+    }
 
     private static string HooksDirectory(string workTree) => GitRepository.HooksDirectory(workTree);
 

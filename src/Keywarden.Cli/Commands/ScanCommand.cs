@@ -43,6 +43,7 @@ internal static class ScanCommand
         var exclude = new Option<string[]>("--exclude") { Description = "Skip paths matching this .gitignore-style pattern (repeatable)." };
         var archiveDepth = OptionValues.Int("--archive-depth", "How deep to open archives inside archives (zip, jar, tar, tar.gz); 0 leaves archives closed.", 3, min: 0);
         var maxArchiveSize = OptionValues.Int("--max-archive-size", "Uncompressed MiB read from one archive before the rest is skipped with a warning.", 1024, min: 1);
+        var maxFindings = OptionValues.Int("--max-findings", "Findings kept and reported; beyond it they are counted, with a warning, and still decide the exit code.", ScanOptions.DefaultMaxFindings, min: 1);
         var threads = OptionValues.Int("--threads", $"Worker threads (default: one per core, at most {MaxThreads}).", Math.Min(Environment.ProcessorCount, MaxThreads), min: 1, max: MaxThreads);
         var noProgress = new Option<bool>("--no-progress") { Description = "Do not show the progress display on a terminal." };
         var git = new Option<bool>("--git") { Description = "Scan the history of the git repository at PATH or URL (https, ssh, file://): every blob reachable from any ref, once." };
@@ -54,7 +55,7 @@ internal static class ScanCommand
         var command = new Command("scan", "Find AWS access keys, secret keys and session tokens in files, archives and standard input.")
         {
             paths, format, output, showSecrets, failOn, baseline, writeBaseline, config, respectGitignore, exclude,
-            archiveDepth, maxArchiveSize, threads, noProgress, git, allObjects, since, range, staged, prePush,
+            archiveDepth, maxArchiveSize, maxFindings, threads, noProgress, git, allObjects, since, range, staged, prePush,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -81,6 +82,7 @@ internal static class ScanCommand
                 Range = parse.GetValue(range),
                 Staged = parse.GetValue(staged),
                 PrePush = parse.GetValue(prePush),
+                MaxFindings = parse.GetValue(maxFindings),
             };
             return await new ScanRunner(console, settings).RunAsync(cancellationToken);
         });
@@ -110,6 +112,7 @@ internal sealed record ScanSettings(
     public string? Range { get; init; }
     public bool Staged { get; init; }
     public bool PrePush { get; init; }
+    public int MaxFindings { get; init; } = ScanOptions.DefaultMaxFindings;
 
     /// <summary>--staged through <c>git diff --cached</c> only (see <see cref="GitScanOptions.StagedThroughGit"/>): tests compare the two.</summary>
     internal bool StagedThroughGit { get; init; }
@@ -144,7 +147,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         {
             report = await ScanWithProgressAsync(options, cancellationToken);
         }
-        catch (Exception e) when (e is ScanInputException or GitException)
+        catch (Exception e) when (e is ScanInputException or GitException or InputException)
         {
             return ScanFailed(e);
         }
@@ -175,7 +178,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             cancellationToken.ThrowIfCancellationRequested();
             report = Runner(options, new ScanProgress(), cancellationToken)?.Invoke() ?? ScanReport.Empty;
         }
-        catch (Exception e) when (e is ScanInputException or GitException)
+        catch (Exception e) when (e is ScanInputException or GitException or InputException)
         {
             return ScanFailed(e);
         }
@@ -257,7 +260,16 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             console.Warning($"{problem.Path}: {problem.Message}");
         }
 
+        // Findings beyond --max-findings were not kept, but what they were still decides the exit code.
         var blocked = false;
+        if (report.DroppedClassifications != 0)
+        {
+            foreach (var classification in ClassificationNames.All())
+            {
+                blocked |= (report.DroppedClassifications & (1 << (int)classification)) != 0 && failOn.Contains(classification);
+            }
+        }
+
         foreach (var finding in report.Findings)
         {
             blocked |= failOn.Contains(finding.Classification);
@@ -297,6 +309,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             MaxArchiveDepth = settings.ArchiveDepth,
             MaxArchiveBytes = (long)settings.MaxArchiveMiB * 1024 * 1024,
             Threads = settings.Threads,
+            MaxFindings = settings.MaxFindings,
         };
     }
 
@@ -318,8 +331,21 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             }
         }
 
-        var candidate = Path.Combine(directory, ScanConfig.FileName);
-        return File.Exists(candidate) ? ScanConfig.Load(candidate) : ScanConfig.Empty;
+        // A discovered config is part of the scanned tree, and the walk follows no symbolic link: a link
+        // could point outside the tree or at /dev/zero, and a FIFO would block (length 0, like an empty file).
+        var candidate = new FileInfo(Path.Combine(directory, ScanConfig.FileName));
+        if (!candidate.Exists || candidate.Length == 0)
+        {
+            return ScanConfig.Empty;
+        }
+
+        if (candidate.LinkTarget is not null)
+        {
+            console.Warning($"config {candidate.FullName}: a symbolic link, not followed (give the file with --config to use it)");
+            return ScanConfig.Empty;
+        }
+
+        return ScanConfig.Load(candidate.FullName);
     }
 
     private string? ValidateGitOptions()
@@ -376,8 +402,13 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         };
         if (settings.PrePush)
         {
-            using var stdin = new StreamReader(console.OpenStdin());
-            options = options with { Revisions = PrePushRange.Parse(stdin.ReadToEnd(), repository, cancellationToken) };
+            string lines;
+            using (var stdin = console.OpenStdin())
+            {
+                lines = BoundedInput.ReadAllText(stdin, InputLimits.PrePushBytes, "--pre-push (standard input)");
+            }
+
+            options = options with { Revisions = PrePushRange.Parse(lines, repository, cancellationToken) };
         }
 
         return options;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Keywarden.Detection.Sources;
 
 namespace Keywarden.Cli.Commands;
 
@@ -8,6 +9,12 @@ namespace Keywarden.Cli.Commands;
 /// </summary>
 internal sealed class SecretOptions(string purpose)
 {
+    /// <summary>A secret access key is 40 characters; a line far longer is not one (docs/limits.md).</summary>
+    internal const int SecretCap = 4 * 1024;
+
+    /// <summary>STS session tokens run to about 1 KB, larger with session tags; 16 KiB leaves room (docs/limits.md).</summary>
+    internal const int TokenCap = 16 * 1024;
+
     public Option<bool> Stdin { get; } = new("--secret-stdin") { Description = $"Read the secret access key from the first line of standard input{purpose}." };
     public Option<FileInfo?> File { get; } = new("--secret-file") { Description = $"Read the secret access key from the first line of FILE{purpose}." };
     public Option<FileInfo?> TokenFile { get; } = new("--session-token-file") { Description = "Read the session token of a temporary (ASIA) key from FILE." };
@@ -38,12 +45,15 @@ internal sealed class SecretOptions(string purpose)
 
         try
         {
-            secret = parse.GetValue(Stdin) ? FirstLine(console.OpenStdin()) : parse.GetValue(File) is { } file ? FirstLine(System.IO.File.OpenRead(file.FullName)) : null;
-            token = parse.GetValue(TokenFile) is { } tokenFile ? FirstLine(System.IO.File.OpenRead(tokenFile.FullName)) : null;
+            secret = parse.GetValue(Stdin)
+                ? FirstLine(console.OpenStdin(), SecretCap, "--secret-stdin (standard input)")
+                : parse.GetValue(File) is { } file ? FirstLine(file.FullName, SecretCap, $"--secret-file {file.FullName}") : null;
+            token = parse.GetValue(TokenFile) is { } tokenFile ? FirstLine(tokenFile.FullName, TokenCap, $"--session-token-file {tokenFile.FullName}") : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputException e)
         {
-            console.Error($"cannot read the secret or session token: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message.TrimEnd('.'))}");
+            // The reason never quotes the content: a secret does not reach the message.
+            console.Error(e.Message);
             return false;
         }
 
@@ -56,9 +66,14 @@ internal sealed class SecretOptions(string purpose)
         return true;
     }
 
-    private static string FirstLine(Stream stream)
+    /// <summary>The first line, trimmed, read no further than its end or the cap: /dev/zero or an endless pipe stops at the cap.</summary>
+    private static string FirstLine(Stream stream, int cap, string input)
     {
-        using var reader = new StreamReader(stream);
-        return (reader.ReadLine() ?? "").Trim();
+        using (stream)
+        {
+            return BoundedInput.ReadFirstLine(stream, cap, input).Trim();
+        }
     }
+
+    private static string FirstLine(string path, int cap, string input) => BoundedInput.ReadFirstLine(path, cap, input).Trim();
 }

@@ -204,7 +204,7 @@ internal sealed class ContentScanner
             var occurrenceKey = string.Concat(new[] { raw.RuleId, "|", identity, "|", secret?.Sha256 });
             _occurrences[occurrenceKey] = (_occurrences.TryGetValue(occurrenceKey, out var seen) ? seen : 0) + 1;
 
-            findings.Add(new Finding
+            var finding = new Finding
             {
                 RuleId = raw.RuleId,
                 KeyId = raw.KeyId,
@@ -216,8 +216,12 @@ internal sealed class ContentScanner
                 Secret = secret,
                 SessionToken = token,
                 Fingerprint = FindingFingerprint.Compute(raw.RuleId, path, identity, secret?.Sha256, _occurrences[occurrenceKey]),
-            });
-            added++;
+            };
+            if (_session.TryRecord(finding))
+            {
+                findings.Add(finding);
+                added++;
+            }
         }
 
         _session.Progress.AddFindings(added);

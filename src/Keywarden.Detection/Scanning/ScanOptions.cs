@@ -18,6 +18,15 @@ public sealed record ScanOptions
     /// <summary>Uncompressed bytes read from one archive (members of nested archives included) before the rest is skipped.</summary>
     public long MaxArchiveBytes { get; init; } = 1L << 30;
 
+    /// <summary>The default of <see cref="MaxFindings"/>: a real leak is a handful; each finding held costs about 1 KB.</summary>
+    public const int DefaultMaxFindings = 100_000;
+
+    /// <summary>
+    /// Findings recorded before the rest are counted but not kept (with a warning): 1,000,000 copies of a key
+    /// in a small zip must not hold a million findings in memory (docs/limits.md, "Scanning").
+    /// </summary>
+    public int MaxFindings { get; init; } = DefaultMaxFindings;
+
     /// <summary>Worker threads; defaults to one per core.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 

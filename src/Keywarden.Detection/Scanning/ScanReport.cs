@@ -35,6 +35,12 @@ public sealed record ScanReport
         Elapsed = TimeSpan.Zero,
     };
 
+    /// <summary>Findings found after the findings cap was reached: counted, not kept (a warning says so).</summary>
+    public int Dropped { get; init; }
+
+    /// <summary>The classifications among the <see cref="Dropped"/> findings, one bit each (1 &lt;&lt; classification).</summary>
+    public int DroppedClassifications { get; init; }
+
     /// <summary>Every finding before suppression by baseline or allow list, for --write-baseline.</summary>
     public IReadOnlyList<Finding> AllFindings { get; init; } = [];
 }

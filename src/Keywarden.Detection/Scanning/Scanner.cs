@@ -92,6 +92,8 @@ public sealed class Scanner
             Errors = session.Errors,
             Warnings = session.Warnings,
             Elapsed = stopwatch.Elapsed,
+            Dropped = session.Dropped,
+            DroppedClassifications = session.DroppedClassifications,
         };
     }
 

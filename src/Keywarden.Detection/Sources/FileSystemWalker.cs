@@ -41,7 +41,7 @@ internal sealed class FileSystemWalker
         IgnoreChain? rootIgnores = null;
         if (_session.Options.RespectGitignore)
         {
-            rootIgnores = IgnoreChain.Load(null, root, "", Path.Combine(root, ".git", "info", "exclude"));
+            rootIgnores = IgnoreChain.Load(_session, null, "", Path.Combine(root, ".git", "info", "exclude"), displayPrefix + ".git/info/exclude");
         }
 
         pending.Push((root, "", rootIgnores));
@@ -50,7 +50,7 @@ internal sealed class FileSystemWalker
             var (directory, relative, ignores) = pending.Pop();
             if (_session.Options.RespectGitignore)
             {
-                ignores = IgnoreChain.Load(ignores, directory, relative, Path.Combine(directory, ".gitignore"));
+                ignores = IgnoreChain.Load(_session, ignores, relative, Path.Combine(directory, ".gitignore"), displayPrefix + (relative.Length == 0 ? "" : relative + "/") + ".gitignore");
             }
 
             List<Entry> entries;
@@ -128,22 +128,33 @@ internal sealed class FileSystemWalker
             _base = @base;
         }
 
-        public static IgnoreChain? Load(IgnoreChain? parent, string directory, string relative, string file)
+        /// <summary>
+        /// The chain with <paramref name="file"/> added when it is a regular file: a symbolic link is not
+        /// followed (it could point outside the tree, or at /dev/zero), and a FIFO, socket or device is
+        /// not opened (it could block or never end). The file is read within <see cref="InputLimits.GitignoreBytes"/>.
+        /// </summary>
+        public static IgnoreChain? Load(ScanSession session, IgnoreChain? parent, string relative, string file, string displayPath)
         {
-            try
-            {
-                if (!File.Exists(file))
-                {
-                    return parent;
-                }
-
-                var lines = File.ReadAllLines(file);
-                return new IgnoreChain(parent, new IgnoreList(lines, MatchFlags.PATHNAME), relative);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            var info = new FileInfo(file);
+            if (!info.Exists || info.LinkTarget is not null || info.Length == 0)
             {
                 return parent;
             }
+
+            string text;
+            try
+            {
+                text = BoundedInput.ReadAllText(file, InputLimits.GitignoreBytes, displayPath);
+            }
+            catch (InputException e)
+            {
+                // Not silent: without the file, what it ignores would be scanned, or the reverse.
+                session.AddError(displayPath, e.TooLarge ? e.Reason : $"cannot read: {e.Reason}");
+                return parent;
+            }
+
+            var lines = text.Split('\n');
+            return new IgnoreChain(parent, new IgnoreList(lines.Select(l => l.TrimEnd('\r')), MatchFlags.PATHNAME), relative);
         }
 
         /// <summary>Ignored when any .gitignore in effect ignores the path (negations work within one file).</summary>

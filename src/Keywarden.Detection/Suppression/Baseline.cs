@@ -27,12 +27,13 @@ public sealed class Baseline
 
     public bool Contains(Finding finding) => _fingerprints.Contains(finding.Fingerprint);
 
+    /// <summary>Reads the baseline at <paramref name="path"/> within <see cref="InputLimits.BaselineBytes"/>.</summary>
     public static Baseline Load(string path)
     {
         try
         {
-            using var stream = File.OpenRead(path);
-            using var document = JsonDocument.Parse(stream);
+            var bytes = BoundedInput.ReadAllBytes(path, InputLimits.BaselineBytes, $"baseline {path}");
+            using var document = JsonDocument.Parse(bytes);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("findings", out var findings) || findings.ValueKind != JsonValueKind.Array)
             {
@@ -54,11 +55,11 @@ public sealed class Baseline
         }
         catch (JsonException e)
         {
-            throw new ConfigurationException($"baseline {path}: not valid JSON (line {e.LineNumber + 1})", e);
+            throw new ConfigurationException($"baseline {path}: {ParseErrors.Json(e)}", e);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputException e)
         {
-            throw new ConfigurationException($"baseline {path}: cannot read ({BoundedInput.Describe(e, path)})", e);
+            throw new ConfigurationException(e.TooLarge ? e.Message : $"baseline {path}: cannot read ({e.Reason})", e);
         }
     }
 

@@ -18,17 +18,17 @@ public sealed record ScanConfig
 
     public static ScanConfig Empty { get; } = new();
 
+    /// <summary>Reads the config at <paramref name="path"/> within <see cref="InputLimits.ConfigBytes"/>: a 10 GB file or /dev/zero stops there.</summary>
     public static ScanConfig Load(string path)
     {
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = BoundedInput.ReadAllText(path, InputLimits.ConfigBytes, $"config {path}");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputException e)
         {
-            var reason = BoundedInput.Describe(e, path);
-            throw new ConfigurationException($"config {path}: cannot read ({reason})", e);
+            throw new ConfigurationException(e.TooLarge ? e.Message : $"config {path}: cannot read ({e.Reason})", e);
         }
 
         return Parse(text, path);
@@ -43,7 +43,7 @@ public sealed record ScanConfig
         }
         catch (TomlException e)
         {
-            throw new ConfigurationException($"config {path}: {FirstLine(e.Message)}", e);
+            throw new ConfigurationException($"config {path}: {ParseErrors.Toml(e)}", e);
         }
 
         var config = new ScanConfig();
@@ -88,11 +88,5 @@ public sealed record ScanConfig
         }
 
         return list;
-    }
-
-    private static string FirstLine(string message)
-    {
-        var line = message.Split('\n')[0].Trim();
-        return line.Length == 0 ? "not valid TOML" : line;
     }
 }

@@ -1,5 +1,7 @@
 using Keywarden.Aws.Accounts;
 using Keywarden.Aws.Containment;
+using Keywarden.Detection.Sources;
+using Keywarden.Detection.Suppression;
 using Tomlyn;
 using Tomlyn.Model;
 
@@ -85,12 +87,11 @@ public sealed record ResponderConfig
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = BoundedInput.ReadAllText(path, InputLimits.ConfigBytes, $"config {path}");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputException e)
         {
-            var reason = Keywarden.Detection.Sources.BoundedInput.Describe(e, path);
-            throw new ResponderConfigException($"config {path}: cannot read ({reason})", e);
+            throw new ResponderConfigException(e.TooLarge ? e.Message : $"config {path}: cannot read ({e.Reason})", e);
         }
 
         return Parse(text, path);
@@ -105,8 +106,7 @@ public sealed record ResponderConfig
         }
         catch (TomlException e)
         {
-            var line = e.Message.Split('\n')[0].Trim();
-            throw new ResponderConfigException($"config {path}: {(line.Length == 0 ? "not valid TOML" : line)}", e);
+            throw new ResponderConfigException($"config {path}: {ParseErrors.Toml(e)}", e);
         }
 
         var config = new ResponderConfig { Source = path };
@@ -329,7 +329,8 @@ public sealed record ResponderConfig
             {
                 "urls" => settings with
                 {
-                    Urls = Strings(path, name, value, null).Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? u : throw new ResponderConfigException($"config {path}: {name}: not an http(s) URL: {u}")).ToList(),
+                    // The position, not the value: a webhook URL often carries its own secret (a token in the path).
+                    Urls = Strings(path, name, value, null).Select((u, i) => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? u : throw new ResponderConfigException($"config {path}: {name}[{i}] is not an http(s) URL")).ToList(),
                 },
                 "attempts" => settings with { Attempts = (int)Number(path, name, value, 1, 100) },
                 "retry_seconds" => settings with { RetryDelay = TimeSpan.FromSeconds(Number(path, name, value, 0, 86400)) },

@@ -15,6 +15,14 @@ internal sealed class BlobScanner(string repository, ScanSession session)
 {
     private const int InMemoryLimit = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Bytes of blobs read but not yet scanned, in MiB: without it, 64 queued blobs of 16 MiB (a repository
+    /// of large, well-compressed files) would hold a gigabyte.
+    /// </summary>
+    private const int QueuedMiB = 64;
+
+    private readonly SemaphoreSlim _queued = new(QueuedMiB, QueuedMiB);
+
     /// <summary>Objects that could not be read (missing in a partial or damaged clone).</summary>
     public int Missing { get; private set; }
 
@@ -154,9 +162,13 @@ internal sealed class BlobScanner(string repository, ScanSession session)
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
+                _queued.Release(QueuedUnits(length));
             }
         }
     }
+
+    /// <summary>The whole MiB a blob of <paramref name="length"/> bytes holds of <see cref="QueuedMiB"/>, at least one.</summary>
+    private static int QueuedUnits(long length) => (int)Math.Max(1, (length + (1 << 20) - 1) >> 20);
 
     private void ReadAll(IEnumerable<string> names, BlockingCollection<(string, byte[], int)> queue, ConcurrentDictionary<string, List<Finding>> results)
     {
@@ -212,6 +224,12 @@ internal sealed class BlobScanner(string repository, ScanSession session)
 
             if (size <= InMemoryLimit)
             {
+                // Only this thread takes units, so taking them one at a time cannot deadlock.
+                for (var unit = QueuedUnits(size); unit > 0; unit--)
+                {
+                    _queued.Wait(session.CancellationToken);
+                }
+
                 var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(size, 1));
                 ReadExactly(output, buffer.AsSpan(0, (int)size));
                 Skip(output, 1);

@@ -34,17 +34,24 @@ internal sealed class GitIndex
     /// <summary>The root of the cache-tree extension, when the index has one.</summary>
     public CacheTree? CacheTree { get; }
 
+    /// <summary>About 100 bytes an entry: 256 MiB is some 2.5 million files, ten times the largest monorepos' indexes.</summary>
+    internal const long MaxBytes = 256L << 20;
+
     /// <summary>The index at <paramref name="path"/>; an empty index when there is no file (as git reads it); null when git must read it.</summary>
     public static GitIndex? TryRead(string path)
     {
         byte[] data;
         try
         {
-            data = File.ReadAllBytes(path);
+            data = BoundedInput.ReadAllBytes(path, MaxBytes, path);
         }
-        catch (FileNotFoundException)
+        catch (InputException e) when (e.InnerException is FileNotFoundException)
         {
             return new GitIndex([], null);
+        }
+        catch (InputException e) when (e.TooLarge)
+        {
+            return null; // a bound on memory, however the file came to be this large: git reads it
         }
 
         try

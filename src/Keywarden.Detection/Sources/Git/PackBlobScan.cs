@@ -101,9 +101,9 @@ internal sealed class PackBlobScan(PackStore store, ScanSession session) : IDisp
             {
                 data = store.ReadLoose(name, out type);
             }
-            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException)
+            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or LargeObjectException)
             {
-                data = null;
+                data = null; // too large for memory, or damaged: cat-file streams it, or says what is wrong
                 type = "";
             }
 

@@ -114,7 +114,7 @@ internal sealed class PackStore : IDisposable
         try
         {
             return Directory.Exists(objects)
-                && !(File.Exists(config) && File.ReadAllText(config).Contains("objectformat", StringComparison.OrdinalIgnoreCase))
+                && !(File.Exists(config) && RepositoryLayout.ReadText(config).Contains("objectformat", StringComparison.OrdinalIgnoreCase))
                 ? objects
                 : null;
         }
@@ -139,27 +139,50 @@ internal sealed class PackStore : IDisposable
             return null;
         }
 
-        // Read whole, then inflated: loose objects are small, and no file stream needs setting up.
-        using var zlib = new ZLibStream(new MemoryStream(File.ReadAllBytes(path), writable: false), CompressionMode.Decompress);
-        using var all = new MemoryStream();
-        zlib.CopyTo(all);
-        var bytes = all.GetBuffer().AsSpan(0, (int)all.Length);
-        var nul = bytes.IndexOf((byte)0);
-        if (nul < 0)
+        // Inflated as it is read, and never past what the header declares (plus one byte, to tell a
+        // longer object): a 2 MB object of zeros inflates to 2 GB, and a header can claim any size, so
+        // nothing is allocated before the size is checked against PackObjectReader.LargeObject (the
+        // caller then reads the object through git cat-file, which streams it).
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        using var zlib = new ZLibStream(file, CompressionMode.Decompress);
+        Span<byte> head = stackalloc byte[32];
+        var headerLength = 0;
+        while (true)
+        {
+            if (headerLength == head.Length || zlib.Read(head.Slice(headerLength, 1)) == 0)
+            {
+                throw new InvalidDataException($"loose object {id}: no header");
+            }
+
+            if (head[headerLength] == 0)
+            {
+                break;
+            }
+
+            headerLength++;
+        }
+
+        // "type size": a truncated object inflates short without an error, so its size is checked.
+        var header = System.Text.Encoding.ASCII.GetString(head[..headerLength]).Split(' ');
+        if (header.Length != 2 || !long.TryParse(header[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var size))
         {
             throw new InvalidDataException($"loose object {id}: no header");
         }
 
-        // "type size": a truncated object inflates short without an error, so its size is checked.
-        var header = System.Text.Encoding.ASCII.GetString(bytes[..nul]).Split(' ');
-        if (header.Length != 2 || !long.TryParse(header[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var size)
-            || size != bytes.Length - nul - 1)
+        if (size > PackObjectReader.LargeObject)
+        {
+            throw new LargeObjectException();
+        }
+
+        var content = GC.AllocateUninitializedArray<byte>((int)size);
+        Span<byte> beyond = stackalloc byte[1];
+        if (zlib.ReadAtLeast(content, content.Length, throwOnEndOfStream: false) != content.Length || zlib.Read(beyond) != 0)
         {
             throw new InvalidDataException($"loose object {id}: size does not match its header");
         }
 
         type = header[0];
-        return bytes[(nul + 1)..].ToArray();
+        return content;
     }
 
     public void Dispose() => _packs.ForEach(p => p.Dispose());
@@ -350,8 +373,12 @@ internal sealed class PackStore : IDisposable
 /// </param>
 internal sealed class PackObjectReader(PackStore store, bool exactEntryLengths = true)
 {
-    /// <summary>Objects larger than this are left to git cat-file, which streams them.</summary>
-    public const long LargeObject = 256L * 1024 * 1024;
+    /// <summary>
+    /// Objects larger than this are left to git cat-file, which streams them. Each worker may hold one
+    /// object this size (and a delta's base and result), so with two workers it keeps a scan's peak memory
+    /// well under 512 MB (docs/limits.md, "Scanning").
+    /// </summary>
+    public const long LargeObject = 64L * 1024 * 1024;
 
     private const int CacheBudget = 64 * 1024 * 1024;
     // Keyed by pack and offset (pack << 48 | offset), and created on first use: generic collections over

@@ -192,13 +192,18 @@ internal sealed record RepositoryLayout(string GitDirectory, string CommonDirect
         return true;
     }
 
+    /// <summary>HEAD, refs, config and .git files are a few bytes; packed-refs of a large repository runs to tens of MB.</summary>
+    internal const long TextFileBytes = 64L << 20;
+
     /// <summary>
     /// A small text file of the repository, as UTF-8 without a byte order mark. Read whole, as bytes:
     /// the readers and streams behind File.ReadAllText cost the check start-up time it need not spend.
+    /// Within <see cref="TextFileBytes"/>: beyond it (an <see cref="InputException"/>, an IOException) the
+    /// caller leaves the repository to git.
     /// </summary>
     internal static string ReadText(string path)
     {
-        var text = Encoding.UTF8.GetString(File.ReadAllBytes(path));
+        var text = Encoding.UTF8.GetString(BoundedInput.ReadAllBytes(path, TextFileBytes, path));
         return text.StartsWith('\uFEFF') ? text[1..] : text;
     }
 
