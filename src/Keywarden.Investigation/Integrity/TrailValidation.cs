@@ -39,7 +39,7 @@ public static class TrailValidation
                 {
                     Directory.Delete(work, recursive: true);
                 }
-                catch (IOException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                 }
             }
@@ -49,11 +49,7 @@ public static class TrailValidation
     /// <summary>CloudTrail's public keys for each region that has digests, over the last 10 years (ListPublicKeys).</summary>
     private static async Task<IReadOnlyList<TrailPublicKey>> PublicKeysAsync(string folder, AwsSettings settings, AWSCredentials? credentials, CancellationToken cancellationToken)
     {
-        if (!Directory.Exists(folder))
-        {
-            throw new TrailInputException($"{folder}: no such directory");
-        }
-
+        DigestValidator.RequireFolder(folder);
         var regions = Directory.EnumerateDirectories(folder, "CloudTrail-Digest", SearchOption.AllDirectories)
             .SelectMany(Directory.EnumerateDirectories).Select(Path.GetFileName).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
         var resolved = credentials ?? settings.ResolveCredentials(settings.Configure(new AmazonS3Config()));
