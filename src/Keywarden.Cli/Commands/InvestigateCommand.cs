@@ -123,7 +123,8 @@ internal static class InvestigateCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                console.Error($"cannot write the report to {parse.GetValue(output)?.FullName ?? "standard output"}: {(e is UnauthorizedAccessException ? "permission denied" : e.Message.TrimEnd('.'))}");
+                // A directory given as --output opens as "access denied" on Linux: Describe names the real cause.
+                console.Error($"cannot write the report to {parse.GetValue(output)?.FullName ?? "standard output"}: {BoundedInput.Describe(e, parse.GetValue(output)?.FullName)}");
                 return ExitCodes.Error;
             }
 

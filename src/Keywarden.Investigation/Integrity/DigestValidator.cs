@@ -132,7 +132,8 @@ public static partial class DigestValidator
         }
 
         var digests = new List<Digest>();
-        foreach (var path in allFiles.Where(f => f.Contains("/CloudTrail-Digest/", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        var digestPaths = allFiles.Where(f => f.Contains("/CloudTrail-Digest/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        foreach (var path in digestPaths)
         {
             cancellationToken.ThrowIfCancellationRequested();
             try
@@ -144,7 +145,7 @@ public static partial class DigestValidator
                 var sidecar = path + SignatureSuffix;
 
                 // A sidecar of size 0 (empty, or a FIFO that would wait for a writer) holds no signature.
-                var signature = File.Exists(sidecar) && new FileInfo(sidecar).Length > 0
+                var signature = File.Exists(sidecar) && Loading.TrailFileFinder.StatedLength(sidecar) > 0
                     ? BoundedInput.ReadAllText(sidecar, MaxSignatureBytes, $"signature {sidecar}").Trim() : null;
                 var chain = ChainOf(KeyOf(path) ?? path);
                 digests.Add(new Digest(path, KeyOf(path) ?? path, json, inflated, end, signature, chain));
@@ -159,7 +160,7 @@ public static partial class DigestValidator
             }
         }
 
-        if (digests.Count == 0)
+        if (digestPaths.Count == 0)
         {
             throw new Loading.TrailInputException($"{folder}: no CloudTrail digest files (AWSLogs/…/CloudTrail-Digest/…); is log file validation enabled on the trail?");
         }
@@ -346,7 +347,7 @@ public static partial class DigestValidator
     /// <summary>A digest, inflated, within <see cref="MaxDigestBytes"/> both compressed and inflated; a file of size 0 (empty, a FIFO or a device) is not opened.</summary>
     private static byte[] ReadDigest(string path)
     {
-        if (new FileInfo(path).Length == 0)
+        if (Loading.TrailFileFinder.StatedLength(path) == 0)
         {
             throw new InputException(path, "empty, or not a regular file (a FIFO or a device)");
         }
@@ -364,7 +365,7 @@ public static partial class DigestValidator
     /// <summary>The SHA-256 of a log file's uncompressed content, streamed (a log file can be large); a file of size 0 is not opened.</summary>
     private static string HashOfInflated(string path, CancellationToken cancellationToken)
     {
-        if (new FileInfo(path).Length == 0)
+        if (Loading.TrailFileFinder.StatedLength(path) == 0)
         {
             return Convert.ToHexStringLower(SHA256.HashData([]));
         }

@@ -25,6 +25,10 @@ public static class TrailValidation
                 Directory.CreateDirectory(folder);
                 await new S3TrailSource(trail, settings, credentials).MirrorAsync(folder, cancellationToken);
             }
+            else
+            {
+                DigestValidator.RequireFolder(folder);
+            }
 
             IReadOnlyList<TrailPublicKey> keys = publicKeyFile is not null
                 ? [TrailPublicKey.FromFile(publicKeyFile)]

@@ -201,6 +201,12 @@ internal static class RecordsReader
             }
         }
 
+        CheckGzip(path);
+    }
+
+    /// <summary>Inflates a gzip file to its end, every member, checking each CRC; a file cut short or damaged is an <see cref="InvalidDataException"/>.</summary>
+    internal static void CheckGzip(string path)
+    {
         try
         {
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);

@@ -151,6 +151,16 @@ public static class TrailFileFinder
         return files;
     }
 
+    /// <summary>
+    /// The size the file system states for <paramref name="path"/>, through symbolic links (FileInfo.Length is
+    /// the link's own): 0 for an empty file, and for a FIFO or a device, which must not be opened to be read whole.
+    /// </summary>
+    internal static long StatedLength(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? info.Length : info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target ? target.Length : 0;
+    }
+
     /// <summary>CloudTrail writes digest files beside the logs (CloudTrail-Digest/); they hold no records.</summary>
     internal static bool IsDigestPath(string path) =>
         path.Contains("CloudTrail-Digest", StringComparison.Ordinal) || path.Contains("CloudTrail-Insight", StringComparison.Ordinal);
@@ -161,7 +171,7 @@ public static class TrailFileFinder
         try
         {
             // A FIFO or a device reports size 0, as an empty file does: none is opened (a FIFO would wait for a writer).
-            if (new FileInfo(path).Length == 0)
+            if (StatedLength(path) == 0)
             {
                 if (explicitlyNamed)
                 {
@@ -241,48 +251,138 @@ public static class TrailFileFinder
     };
 
     /// <summary>
-    /// Unpacks each member into the work folder, counting every inflated byte against the budget of the
-    /// outermost archive. SharpZipLib inflates a member to the end of its compressed data, so a header that
-    /// under-states the size is not trusted (System.IO.Compression stops at the stated size, cutting the
-    /// member short without a word); the stated sizes are checked against the budget first, so an honest
-    /// bomb stops before a byte is written.
+    /// Unpacks the members of a zip archive into the work folder, counting every inflated byte against the
+    /// budget of the outermost archive. First the archives nested in it are unpacked (they are small) and the
+    /// sizes all members state are added up: a bomb whose headers are honest stops there, before a byte of its
+    /// data is written. Then the members are unpacked. SharpZipLib inflates a member to the end of its
+    /// compressed data, so a header that under-states the size is not trusted (System.IO.Compression stops at
+    /// the stated size, cutting the member short without a word): such a member stops at the budget instead.
     /// </summary>
     private static void Unzip(string path, FindContext context, int depth, ZipBudget budget)
     {
+        var members = new List<ZipMember>();
+        var nested = new List<string>();
         try
         {
-            using var archive = new ICSharpCode.SharpZipLib.Zip.ZipFile(BoundedInput.Open(path, path), leaveOpen: false);
-            var members = archive.Cast<ICSharpCode.SharpZipLib.Zip.ZipEntry>().Where(e => e.IsFile && !IsDigestPath(e.Name)).ToList();
-            budget.Check(members.Sum(e => Math.Max(0, e.Size)));
-            foreach (var entry in members)
+            var stated = Explore(path, path, context, depth, budget, members, nested);
+            budget.Check(stated);
+            foreach (var archive in members.GroupBy(m => (m.Archive, m.Display)))
+            {
+                try
+                {
+                    using var zip = OpenZip(archive.Key.Archive);
+                    foreach (var member in archive)
+                    {
+                        context.CancellationToken.ThrowIfCancellationRequested();
+                        Extract(zip, zip.GetEntry(member.Name), $"{archive.Key.Display}!{member.Name}", context, budget);
+                    }
+                }
+                catch (Exception e) when (e is ICSharpCode.SharpZipLib.SharpZipBaseException or InvalidDataException or EndOfStreamException)
+                {
+                    context.Unreadable($"{archive.Key.Display}: not a readable zip archive: {FirstLine(e.Message)}", e);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var file in nested)
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    private sealed record ZipMember(string Archive, string Display, string Name);
+
+    private static ICSharpCode.SharpZipLib.Zip.ZipFile OpenZip(string path) => new(BoundedInput.Open(path, path), leaveOpen: false);
+
+    /// <summary>
+    /// Lists the members of <paramref name="path"/> that are not archives and unpacks those that are, to
+    /// <see cref="MaxZipDepth"/>; returns the sizes the listed members state.
+    /// </summary>
+    private static long Explore(string path, string display, FindContext context, int depth, ZipBudget budget, List<ZipMember> members, List<string> nested)
+    {
+        long stated = 0;
+        try
+        {
+            using var zip = OpenZip(path);
+            var head = new byte[4];
+            foreach (var entry in zip.Cast<ICSharpCode.SharpZipLib.Zip.ZipEntry>().Where(e => e.IsFile && !IsDigestPath(e.Name)))
             {
                 context.CancellationToken.ThrowIfCancellationRequested();
+                var name = $"{display}!{entry.Name}";
                 if (entry.IsCrypted)
                 {
-                    context.Unreadable($"{path}!{entry.Name}: password-protected zip member");
+                    context.Unreadable($"{name}: password-protected zip member");
+                    continue;
+                }
+
+                using var source = zip.GetInputStream(entry);
+                var length = source.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+                if (head.AsSpan(0, length) is not ([0x50, 0x4B, 0x03, 0x04, ..] or [0x50, 0x4B, 0x05, 0x06, ..]))
+                {
+                    members.Add(new ZipMember(path, display, entry.Name));
+                    stated += Math.Max(0, entry.Size);
+                    continue;
+                }
+
+                if (depth + 1 >= MaxZipDepth)
+                {
+                    context.Skipped($"{name}: zip nested deeper than {MaxZipDepth}");
                     continue;
                 }
 
                 Directory.CreateDirectory(context.WorkFolder);
-                var target = Path.Combine(context.WorkFolder, $"zip-{Guid.NewGuid():N}");
-                using (var source = archive.GetInputStream(entry))
-                using (var destination = File.Create(target))
+                var inner = Path.Combine(context.WorkFolder, $"zip-{Guid.NewGuid():N}");
+                nested.Add(inner);
+                using (var destination = File.Create(inner))
                 {
+                    budget.Consume(length);
+                    destination.Write(head, 0, length);
                     budget.Copy(source, destination, context.CancellationToken);
                 }
 
-                var before = context.Found.Count;
-                Add(target, context, explicitlyNamed: false, depth + 1, budget);
-                if (context.Found.Count == before || context.Found[^1].Path != target)
-                {
-                    // A nested archive, or a member that holds no records: nothing reads it again.
-                    File.Delete(target);
-                }
+                stated += Explore(inner, name, context, depth + 1, budget, members, nested);
             }
         }
         catch (Exception e) when (e is ICSharpCode.SharpZipLib.SharpZipBaseException or InvalidDataException or EndOfStreamException)
         {
-            context.Unreadable($"{path}: not a readable zip archive: {FirstLine(e.Message)}", e);
+            context.Unreadable($"{display}: not a readable zip archive: {FirstLine(e.Message)}", e);
+        }
+
+        return stated;
+    }
+
+    /// <summary>
+    /// Writes a member out when its start can be a trail file (gzip or JSON): a member of zeros or text costs
+    /// no disk. Every byte read counts against the budget.
+    /// </summary>
+    private static void Extract(ICSharpCode.SharpZipLib.Zip.ZipFile zip, ICSharpCode.SharpZipLib.Zip.ZipEntry entry, string display, FindContext context, ZipBudget budget)
+    {
+        var target = Path.Combine(context.WorkFolder, $"zip-{Guid.NewGuid():N}");
+        using (var source = zip.GetInputStream(entry))
+        {
+            var head = new byte[SniffBytes];
+            var length = source.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            budget.Consume(length);
+            if (!MayHoldRecords(head.AsSpan(0, length)))
+            {
+                context.Skipped($"{display}: not CloudTrail records");
+                return;
+            }
+
+            Directory.CreateDirectory(context.WorkFolder);
+            using var destination = File.Create(target);
+            destination.Write(head, 0, length);
+            budget.Copy(source, destination, context.CancellationToken);
+        }
+
+        var before = context.Found.Count;
+        Add(target, context, explicitlyNamed: false, depth: MaxZipDepth, budget);
+        if (context.Found.Count == before || context.Found[^1].Path != target)
+        {
+            // Nothing reads a member that holds no records again.
+            File.Delete(target);
         }
     }
 
@@ -302,6 +402,15 @@ public static class TrailFileFinder
             }
         }
 
+        public void Consume(int bytes)
+        {
+            _remaining -= bytes;
+            if (_remaining < 0)
+            {
+                throw Exceeded();
+            }
+        }
+
         public void Copy(Stream source, Stream destination, CancellationToken cancellationToken)
         {
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
@@ -311,12 +420,7 @@ public static class TrailFileFinder
                 while ((read = source.Read(buffer, 0, buffer.Length)) > 0)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    _remaining -= read;
-                    if (_remaining < 0)
-                    {
-                        throw Exceeded();
-                    }
-
+                    Consume(read);
                     destination.Write(buffer, 0, read);
                 }
             }
@@ -330,12 +434,31 @@ public static class TrailFileFinder
             new($"{archive}: zip archive larger than the {BoundedInput.Size(_limit)} limit once unpacked, nested archives included (see docs/limits.md)");
     }
 
+    private const int SniffBytes = 4 * 1024;
+
+    /// <summary>Whether bytes can start a trail file: a gzip header, or JSON's first character after white space and a byte-order mark.</summary>
+    private static bool MayHoldRecords(ReadOnlySpan<byte> head)
+    {
+        if (head is [0x1F, 0x8B, ..])
+        {
+            return true;
+        }
+
+        if (head.StartsWith(Encoding.UTF8.Preamble))
+        {
+            head = head[3..];
+        }
+
+        var start = head.IndexOfAnyExcept(" \t\r\n"u8);
+        return start >= 0 && head[start] is (byte)'{' or (byte)'[';
+    }
+
     /// <summary>Reads the start of the file: '[' is an array; '{' whose first property is "Records" is CloudTrail's form; another object starts JSON lines.</summary>
     internal static TrailForm? SniffForm(string path, bool gzip)
     {
         using var file = File.OpenRead(path);
         using Stream stream = gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
-        var buffer = new byte[4 * 1024];
+        var buffer = new byte[SniffBytes];
         var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
         var span = buffer.AsSpan(0, read);
         if (span.StartsWith(Encoding.UTF8.Preamble))

@@ -166,17 +166,32 @@ public sealed class TrailStore : IDisposable
         }
         catch (DuckDBException e)
         {
-            _unreadable.Enqueue($"{paths[0]}: cannot read CloudTrail records: {DuckDbCause(e.Message)}");
+            _unreadable.Enqueue($"{paths[0]}: cannot read CloudTrail records: {DuckDbCause(paths[0], e.Message)}");
             return 0;
         }
     }
 
-    // DuckDB reports a gzip file cut short as a failed read or a failed allocation: name the cause.
-    private static string DuckDbCause(string message)
+    /// <summary>
+    /// DuckDB reads a gzip file cut short as if its data ended there, and then reports the JSON it ends in:
+    /// a gzip file is checked to its end, so the cause is named. DuckDB's message names the link it read; the
+    /// user's name replaces it.
+    /// </summary>
+    private string DuckDbCause(string path, string message)
     {
-        var first = FirstLine(message);
-        return first.Contains("gzip", StringComparison.OrdinalIgnoreCase) || first.Contains("compress", StringComparison.OrdinalIgnoreCase)
-            ? $"truncated or damaged gzip ({first})" : first;
+        var file = _files.First(f => f.Path == path);
+        if (file.Gzip)
+        {
+            try
+            {
+                RecordsReader.CheckGzip(path);
+            }
+            catch (InvalidDataException e)
+            {
+                return e.Message;
+            }
+        }
+
+        return FirstLine(message).Replace(_links[path], path, StringComparison.Ordinal);
     }
 
     /// <summary>
