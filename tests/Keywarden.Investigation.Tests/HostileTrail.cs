@@ -72,7 +72,7 @@ internal static class HostileTrail
             return understateTo is { } size ? Understated(zip, size) : zip;
         }
 
-        return Level(Level(Level(member, "records-") , "inner-"), "outer-");
+        return Level(Level(Level(member, "records-"), "inner-"), "outer-");
     }
 
     /// <summary>A gzip file cut in half: its end (and trailer) is gone.</summary>
