@@ -224,6 +224,18 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public async Task A_broken_zip_member_is_named_by_its_archive_and_member()
+    {
+        var zip = _tree.WriteBytes("export.zip", HostileTrail.Zip(
+            ("good.ndjson", Encoding.UTF8.GetBytes(string.Join('\n', Records(4).Select(r => r.ToJsonString())))),
+            ("bad.ndjson", Encoding.UTF8.GetBytes("{\"eventID\": \"a\", \"eventTime\": \n"))));
+        var report = await Investigator.RunAsync(new LocalTrailSource(zip), new TrailQuery(_key, TimeWindow.All, [], []));
+        Assert.Equal(4, report.Summary.EventCount);
+        Assert.StartsWith($"{zip}!bad.ndjson: cannot read CloudTrail records: ", Assert.Single(report.Unreadable), StringComparison.Ordinal);
+        Assert.DoesNotContain("keywarden-investigate", report.Unreadable[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_zip_member_whose_header_understates_its_size_stops_at_the_budget()
     {
         var member = Encoding.UTF8.GetBytes("[" + new string(' ', 4 << 20) + "]");

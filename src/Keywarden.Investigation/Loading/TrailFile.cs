@@ -18,8 +18,15 @@ public enum TrailForm
     Lines,
 }
 
-/// <summary>A local file of CloudTrail records, its form and whether it is gzipped.</summary>
-public sealed record TrailFile(string Path, TrailForm Form, bool Gzip);
+/// <summary>
+/// A local file of CloudTrail records, its form and whether it is gzipped; <paramref name="Source"/> names
+/// where it came from when that is not <paramref name="Path"/> (a zip member unpacked: archive.zip!member).
+/// </summary>
+public sealed record TrailFile(string Path, TrailForm Form, bool Gzip, string? Source = null)
+{
+    /// <summary>How messages name the file.</summary>
+    public string Name => Source ?? Path;
+}
 
 /// <summary>Thrown for input a user can fix: a missing path, a file that holds no records. The message says what and where.</summary>
 public sealed class TrailInputException : Exception
@@ -165,8 +172,9 @@ public static class TrailFileFinder
     internal static bool IsDigestPath(string path) =>
         path.Contains("CloudTrail-Digest", StringComparison.Ordinal) || path.Contains("CloudTrail-Insight", StringComparison.Ordinal);
 
-    private static void Add(string path, FindContext context, bool explicitlyNamed, int depth, ZipBudget? budget)
+    private static void Add(string path, FindContext context, bool explicitlyNamed, int depth, ZipBudget? budget, string? source = null)
     {
+        var name = source ?? path;
         byte[] head;
         try
         {
@@ -175,10 +183,10 @@ public static class TrailFileFinder
             {
                 if (explicitlyNamed)
                 {
-                    throw new TrailInputException($"{path}: empty, or not a regular file (a FIFO or a device): no CloudTrail records");
+                    throw new TrailInputException($"{name}: empty, or not a regular file (a FIFO or a device): no CloudTrail records");
                 }
 
-                context.Skipped($"{path}: empty, or not a regular file");
+                context.Skipped($"{name}: empty, or not a regular file");
                 return;
             }
 
@@ -189,7 +197,7 @@ public static class TrailFileFinder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var problem = $"{path}: cannot read: {BoundedInput.Describe(e, path)}";
+            var problem = $"{name}: cannot read: {BoundedInput.Describe(e, path)}";
             if (explicitlyNamed)
             {
                 throw new TrailInputException(problem, e);
@@ -203,7 +211,7 @@ public static class TrailFileFinder
         {
             if (depth >= MaxZipDepth)
             {
-                context.Skipped($"{path}: zip nested deeper than {MaxZipDepth}");
+                context.Skipped($"{name}: zip nested deeper than {MaxZipDepth}");
                 return;
             }
 
@@ -219,7 +227,7 @@ public static class TrailFileFinder
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
-            var problem = $"{path}: cannot read: {Describe(e, path, gzip)}";
+            var problem = $"{name}: cannot read: {Describe(e, path, gzip)}";
             if (explicitlyNamed)
             {
                 throw new TrailInputException(problem, e);
@@ -233,14 +241,14 @@ public static class TrailFileFinder
         {
             if (explicitlyNamed)
             {
-                throw new TrailInputException($"{path}: not CloudTrail records (expected {{\"Records\":[...]}}, a JSON array or JSON lines)");
+                throw new TrailInputException($"{name}: not CloudTrail records (expected {{\"Records\":[...]}}, a JSON array or JSON lines)");
             }
 
-            context.Skipped($"{path}: not CloudTrail records");
+            context.Skipped($"{name}: not CloudTrail records");
             return;
         }
 
-        context.Found.Add(new TrailFile(path, form.Value, gzip));
+        context.Found.Add(new TrailFile(path, form.Value, gzip, source));
     }
 
     /// <summary>Why a file could not be read, in a few words: a gzip file cut short says so.</summary>
@@ -378,7 +386,7 @@ public static class TrailFileFinder
         }
 
         var before = context.Found.Count;
-        Add(target, context, explicitlyNamed: false, depth: MaxZipDepth, budget);
+        Add(target, context, explicitlyNamed: false, depth: MaxZipDepth, budget, display);
         if (context.Found.Count == before || context.Found[^1].Path != target)
         {
             // Nothing reads a member that holds no records again.

@@ -166,7 +166,7 @@ public sealed class TrailStore : IDisposable
         }
         catch (DuckDBException e)
         {
-            _unreadable.Enqueue($"{paths[0]}: cannot read CloudTrail records: {DuckDbCause(paths[0], e.Message)}");
+            _unreadable.Enqueue($"{NameOf(paths[0])}: cannot read CloudTrail records: {DuckDbCause(paths[0], e.Message)}");
             return 0;
         }
     }
@@ -191,8 +191,10 @@ public sealed class TrailStore : IDisposable
             }
         }
 
-        return FirstLine(message).Replace(_links[path], path, StringComparison.Ordinal);
+        return FirstLine(message).Replace(_links[path], NameOf(path), StringComparison.Ordinal);
     }
+
+    private string NameOf(string path) => _files.First(f => f.Path == path).Name;
 
     /// <summary>
     /// A file is read only when its size can be known: a gzip trailer (ISIZE) larger than deflate can
@@ -208,7 +210,7 @@ public sealed class TrailStore : IDisposable
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
-            _unreadable.Enqueue($"{file.Path}: cannot read CloudTrail records: {BoundedInput.Describe(e, file.Path)}");
+            _unreadable.Enqueue($"{file.Name}: cannot read CloudTrail records: {BoundedInput.Describe(e, file.Path)}");
             return false;
         }
     }
@@ -318,7 +320,7 @@ public sealed class TrailStore : IDisposable
                 {
                     // Broken gzip or JSON, text that is not UTF-8, a lone surrogate escape, an I/O error: the file is
                     // named, and the other files are still read.
-                    _unreadable.Enqueue($"{file.Path}: cannot read CloudTrail records: {TrailFileFinder.Describe(e, file.Path, file.Gzip)}");
+                    _unreadable.Enqueue($"{file.Name}: cannot read CloudTrail records: {TrailFileFinder.Describe(e, file.Path, file.Gzip)}");
                 }
 
                 return buffer;
