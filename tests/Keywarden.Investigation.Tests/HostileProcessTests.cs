@@ -52,6 +52,31 @@ public sealed class HostileProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cloudtrail_file_that_inflates_past_its_cap_is_one_line_with_bounded_memory()
+    {
+        var path = _tree.Path("huge.json.gz");
+        using (var file = File.Create(path))
+        using (var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.SmallestSize))
+        {
+            gzip.Write("{\"Records\":["u8);
+            var spaces = new byte[1 << 20];
+            Array.Fill(spaces, (byte)' ');
+            for (var i = 0; i < 600; i++)
+            {
+                gzip.Write(spaces);
+            }
+
+            gzip.Write("]}"u8);
+        }
+
+        var run = await ChildRun.RunAsync("investigate", _key, "--trail", path);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"keywarden: error: {path}: a {{\"Records\":[...]}} file larger than the 256 MiB limit once inflated (see docs/limits.md)", run.Stderr.Trim());
+        Assert.InRange(run.PeakRssBytes, 1, MaxRss);
+        Assert.Equal(0, run.TempEntriesLeft);
+    }
+
+    [Fact]
     public async Task Deep_json_and_look_alike_names_run_with_bounded_memory_and_leave_no_temp_files()
     {
         _tree.Write("trail/*.ndjson", $"{{\"eventID\":\"a\",\"eventTime\":\"2025-01-01T00:00:00Z\",\"requestParameters\":{HostileTrail.Text(100_000)}}}\n");

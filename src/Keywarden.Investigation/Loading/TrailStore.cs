@@ -30,6 +30,12 @@ public sealed class TrailStore : IDisposable
     /// <summary>Calls whose answer carries a new credential (responseElements.credentials.accessKeyId) or session ARN.</summary>
     internal static readonly string[] MintingEvents = ["GetSessionToken", "GetFederationToken", "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot", "CreateAccessKey"];
 
+    /// <summary>
+    /// The largest CloudTrail {"Records":[...]} file, inflated, either reader takes: one object, which DuckDB
+    /// must hold whole (a 600 MiB one took 700 MB of memory); CloudTrail delivers a few MB every few minutes.
+    /// </summary>
+    internal const long MaxRecordsFileBytes = RecordsReader.DefaultMaxInMemory;
+
     /// <summary>The largest single record DuckDB accepts in array and JSON-lines files (CloudTrail records are kilobytes).</summary>
     private const long MaxRecordBytes = 16L << 20;
 
@@ -137,6 +143,11 @@ public sealed class TrailStore : IDisposable
         foreach (var (path, id) in Query("SELECT path, file_id FROM files", r => (r.GetString(0), Convert.ToUInt64(r.GetValue(1), CultureInfo.InvariantCulture))))
         {
             _fileIds[path] = id;
+        }
+
+        if (files.FirstOrDefault(f => f.Form == TrailForm.Records && UncompressedSize(f.Path, f.Gzip) > MaxRecordsFileBytes) is { } huge)
+        {
+            throw new TrailInputException($"{huge.Name}: a {{\"Records\":[...]}} file larger than the {BoundedInput.Size(MaxRecordsFileBytes)} limit once inflated (see docs/limits.md)");
         }
 
         var inProcess = files.Where(ReadInProcess).ToList();
@@ -362,7 +373,7 @@ public sealed class TrailStore : IDisposable
 
         // DuckDB reserves a buffer of twice maximum_object_size per reading thread: size it to the group's
         // largest {"Records":[...]} file (one object), and to one record for the other forms.
-        var maxObject = form == TrailForm.Records ? Math.Max(1L << 20, paths.Max(p => UncompressedSize(p, gzip)) + 1024) : MaxRecordBytes;
+        var maxObject = form == TrailForm.Records ? Math.Min(MaxRecordsFileBytes + 1024, Math.Max(1L << 20, paths.Max(p => UncompressedSize(p, gzip)) + 1024)) : MaxRecordBytes;
         var common = $"compression = '{(gzip ? "gzip" : "uncompressed")}', maximum_object_size = {maxObject.ToString(CultureInfo.InvariantCulture)}, filename = true";
         var source = form switch
         {
@@ -431,7 +442,13 @@ public sealed class TrailStore : IDisposable
     /// <summary>The uncompressed size of a file: its length, or for gzip the ISIZE trailer (RFC 1952; modulo 4 GiB, more than any CloudTrail file).</summary>
     internal static long UncompressedSize(string path, bool gzip)
     {
+        // Through symbolic links (DuckDB reads links of ours; a trail may hold links): FileInfo.Length is the link's own.
         var info = new FileInfo(path);
+        if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target)
+        {
+            info = target;
+        }
+
         if (!gzip || info.Length < 18)
         {
             return info.Length;
