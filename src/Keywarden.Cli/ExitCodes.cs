@@ -15,6 +15,12 @@ internal static class ExitCodes
     /// <summary>quarantine/release: AWS refused or failed part of the plan, or only a person can act (a root key); what was done is recorded.</summary>
     public const int Incomplete = 4;
 
+    /// <summary>investigate: the investigation ran but read no CloudTrail event at all (an empty folder, the wrong path, a window with nothing in it).</summary>
+    public const int NoEvents = 5;
+
+    /// <summary>investigate: some files (or records) could not be read; each is named on stderr and the report covers the rest.</summary>
+    public const int Partial = 6;
+
     /// <summary>Interrupted (Ctrl-C), as shells report SIGINT.</summary>
     public const int Interrupted = 130;
 }

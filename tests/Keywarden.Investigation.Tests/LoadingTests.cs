@@ -112,12 +112,21 @@ public sealed class LoadingTests : IDisposable
     }
 
     [Fact]
-    public async Task A_broken_file_is_named_in_the_error()
+    public async Task A_broken_file_among_others_is_named_and_the_others_are_read()
     {
         TrailRecords.WriteCloudTrailFile(_tree.Path("ok.json.gz"), Records(2));
         _tree.Write("broken.json", "{\"Records\":[{\"eventID\":\"x\",");
-        var e = await Assert.ThrowsAsync<TrailInputException>(() => EventCount(_tree.Root));
-        Assert.Contains("broken.json: cannot read CloudTrail records", e.Message, StringComparison.Ordinal);
+        var report = await Investigator.RunAsync(new LocalTrailSource(_tree.Root), new TrailQuery(_key, TimeWindow.All, [], []));
+        Assert.Equal(2, report.Summary.EventCount);
+        Assert.StartsWith(_tree.Path("broken.json") + ": cannot read CloudTrail records", Assert.Single(report.Unreadable), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_broken_file_named_alone_is_an_error_that_names_it()
+    {
+        var broken = _tree.Write("broken.json", "{\"Records\":[{\"eventID\":\"x\",");
+        var e = await Assert.ThrowsAsync<TrailInputException>(() => EventCount(broken));
+        Assert.StartsWith(broken + ": cannot read CloudTrail records", e.Message, StringComparison.Ordinal);
     }
 
     public void Dispose() => _tree.Dispose();

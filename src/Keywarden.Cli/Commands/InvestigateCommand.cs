@@ -13,10 +13,14 @@ namespace Keywarden.Cli.Commands;
 /// <summary>
 /// `keywarden investigate KEYID --trail PATH|s3://bucket/prefix|lookup`: what the key and every key minted
 /// from it did, what to flag and what to clean up. Exit 0 when the investigation ran (with or without
-/// detections), 2 on errors. Documented in docs/investigate.md.
+/// detections), 2 on errors, 5 when no event at all was read, 6 when some files could not be read (the
+/// report covers the rest). Documented in docs/investigate.md and docs/exit-codes.md.
 /// </summary>
 internal static class InvestigateCommand
 {
+    /// <summary>Files that could not be read are named one a line, up to this many.</summary>
+    private const int MaxProblemLines = 20;
+
     public static Command Create(CliConsole console)
     {
         var keyId = new Argument<string>("key-id") { Description = "The leaked access key ID (any [A-Z0-9]{16,128})." };
@@ -87,9 +91,14 @@ internal static class InvestigateCommand
                 var source = TrailSources.Create(trailValue, settings);
                 report = await Investigator.RunAsync(source, query, cancellationToken: ct);
             }
-            catch (Exception e) when (e is TrailInputException or AwsConfigurationException or ArgumentException)
+            catch (Exception e) when (e is TrailInputException or AwsConfigurationException or ArgumentException or InputException)
             {
                 console.Error(e.Message);
+                return ExitCodes.Error;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                console.Error($"cannot read the trail {trailValue}: {BoundedInput.Describe(e)}");
                 return ExitCodes.Error;
             }
             catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or TimeoutException or TaskCanceledException && !ct.IsCancellationRequested)
@@ -118,7 +127,23 @@ internal static class InvestigateCommand
                 return ExitCodes.Error;
             }
 
-            return ExitCodes.Success;
+            foreach (var problem in report.Unreadable.Take(MaxProblemLines))
+            {
+                console.Warning(problem);
+            }
+
+            if (report.Unreadable.Count > MaxProblemLines)
+            {
+                console.Warning($"... and {report.Unreadable.Count - MaxProblemLines} more file(s) or record(s) that could not be read");
+            }
+
+            if (report.NoEventsRead)
+            {
+                console.Error($"no CloudTrail events were read from {trailValue}{(from is null && to is null ? "" : " in the time window")}: is it the right path?");
+                return ExitCodes.NoEvents;
+            }
+
+            return report.Unreadable.Count > 0 ? ExitCodes.Partial : ExitCodes.Success;
         });
         return command;
     }

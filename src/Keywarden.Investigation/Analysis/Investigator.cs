@@ -47,7 +47,26 @@ public static class Investigator
             var files = await source.FetchAsync(query, work, notes, cancellationToken);
             using var store = new TrailStore(Path.Combine(work, "store"), options.Threads, options.MemoryLimit, options.ReadRecordsInProcess, options.MaxFileInMemory);
             store.Load(files, query.Window, query.KeyId, cancellationToken);
-            return Analyze(store, source.Name, files.Count, query, options, notes, cancellationToken);
+            if (files.Count > 0 && store.Unreadable.Count == files.Count)
+            {
+                // Nothing could be read: one file named explicitly, or a folder of broken files, is an error, not an empty report.
+                throw new TrailInputException(files.Count == 1 ? store.Unreadable[0] : $"none of the {files.Count} trail files could be read, e.g. {store.Unreadable[0]}");
+            }
+
+            // The notes are the report's: what is added after the analysis is in the report too.
+            var report = Analyze(store, source.Name, files.Count, query, options, notes, cancellationToken);
+            List<string> unreadable = [.. source.Unreadable, .. store.Unreadable];
+            if (report.NoEventsRead)
+            {
+                notes.Add($"no CloudTrail events were read from {source.Name}{(query.Window.Since is null && query.Window.Until is null ? "" : " in the time window")}: an empty folder or the wrong path reads like a key that did nothing");
+            }
+
+            if (unreadable.Count > 0)
+            {
+                notes.Add($"the investigation is partial: {unreadable.Count} file(s) or record(s) could not be read, e.g. {unreadable[0]}");
+            }
+
+            return report with { Unreadable = unreadable };
         }
         finally
         {

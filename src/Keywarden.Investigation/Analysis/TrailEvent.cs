@@ -115,7 +115,7 @@ public sealed partial class TrailEvent
             writer.WriteEndObject();
         }
 
-        return new TrailEvent(JsonDocument.Parse(buffer.ToArray()).RootElement);
+        return new TrailEvent(JsonDocument.Parse(buffer.ToArray(), RecordsReader.DocumentOptions).RootElement);
     }
 
     /// <summary>From the canonical columns the DuckDB store returns.</summary>
@@ -148,7 +148,7 @@ public sealed partial class TrailEvent
                 writer.WritePropertyName(path[^1]);
                 if (field.IsJson)
                 {
-                    using var doc = JsonDocument.Parse(value);
+                    using var doc = JsonDocument.Parse(value, RecordsReader.DocumentOptions);
                     WriteJsonValue(writer, doc.RootElement);
                 }
                 else
@@ -165,7 +165,7 @@ public sealed partial class TrailEvent
             writer.WriteEndObject();
         }
 
-        return new TrailEvent(JsonDocument.Parse(buffer.ToArray()).RootElement);
+        return new TrailEvent(JsonDocument.Parse(buffer.ToArray(), RecordsReader.DocumentOptions).RootElement);
     }
 
     // Some SIEM exports carry requestParameters as a JSON string: store the object it holds.
@@ -175,7 +175,7 @@ public sealed partial class TrailEvent
         {
             try
             {
-                using var inner = JsonDocument.Parse(text);
+                using var inner = JsonDocument.Parse(text, RecordsReader.DocumentOptions);
                 inner.RootElement.WriteTo(writer);
                 return;
             }

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Keywarden.Detection.Sources;
 
 namespace Keywarden.Investigation.Integrity;
 
@@ -24,11 +25,11 @@ public sealed record TrailPublicKey(RSA Key, string Fingerprint, DateTimeOffset?
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = BoundedInput.ReadAllBytes(path, DigestValidator.MaxPublicKeyBytes, $"public key {path}");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputException e)
         {
-            throw new Loading.TrailInputException($"{path}: cannot read the public key: {Keywarden.Detection.Sources.BoundedInput.Describe(e, path)}", e);
+            throw new Loading.TrailInputException(e.Message, e);
         }
 
         var rsa = RSA.Create();
@@ -87,6 +88,15 @@ public static partial class DigestValidator
 {
     public const string SignatureSuffix = ".signature";
 
+    /// <summary>A PEM or DER RSA public key is under 4 KiB; 64 KiB leaves room for comments and chains.</summary>
+    public const long MaxPublicKeyBytes = 64L << 10;
+
+    /// <summary>A digest lists an hour's log files of one region (a few hundred KB inflated at most); read whole within this, compressed and inflated.</summary>
+    public const long MaxDigestBytes = 64L << 20;
+
+    /// <summary>A signature is the hex of one RSA signature (512 characters for RSA-2048).</summary>
+    public const long MaxSignatureBytes = 64L << 10;
+
     private sealed record Digest(string Path, string Key, JsonElement Json, byte[] Inflated, string EndTime, string? Signature, string Chain)
     {
         public string? PreviousObject => Text("previousDigestS3Object");
@@ -101,14 +111,17 @@ public static partial class DigestValidator
     public static IntegrityReport Validate(string folder, IReadOnlyList<TrailPublicKey> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        if (!Directory.Exists(folder))
-        {
-            throw new Loading.TrailInputException($"{folder}: no such directory");
-        }
-
+        RequireFolder(folder);
         var problems = new List<IntegrityProblem>();
         var notes = new List<string>();
-        var allFiles = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(SignatureSuffix, StringComparison.Ordinal)).ToList();
+        var walk = new Loading.TrailFileLog();
+        var allFiles = Loading.TrailFileFinder.Walk(folder, walk, cancellationToken).Where(f => !f.EndsWith(SignatureSuffix, StringComparison.Ordinal)).ToList();
+        foreach (var unreadable in walk.Unreadable)
+        {
+            var at = unreadable.IndexOf(": ", StringComparison.Ordinal);
+            problems.Add(new IntegrityProblem("unreadable", unreadable[..at], unreadable[(at + 2)..]));
+        }
+
         var byKey = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in allFiles)
         {
@@ -119,27 +132,35 @@ public static partial class DigestValidator
         }
 
         var digests = new List<Digest>();
-        foreach (var path in allFiles.Where(f => f.Contains("/CloudTrail-Digest/", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        var digestPaths = allFiles.Where(f => f.Contains("/CloudTrail-Digest/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        foreach (var path in digestPaths)
         {
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                var inflated = Inflate(path);
+                var inflated = ReadDigest(path);
                 using var doc = JsonDocument.Parse(inflated);
                 var json = doc.RootElement.Clone();
                 var end = json.GetProperty("digestEndTime").GetString() ?? "";
                 var sidecar = path + SignatureSuffix;
-                var signature = File.Exists(sidecar) ? File.ReadAllText(sidecar).Trim() : null;
+
+                // A sidecar of size 0 (empty, or a FIFO that would wait for a writer) holds no signature.
+                var signature = File.Exists(sidecar) && Loading.TrailFileFinder.StatedLength(sidecar) > 0
+                    ? BoundedInput.ReadAllText(sidecar, MaxSignatureBytes, $"signature {sidecar}").Trim() : null;
                 var chain = ChainOf(KeyOf(path) ?? path);
                 digests.Add(new Digest(path, KeyOf(path) ?? path, json, inflated, end, signature, chain));
             }
-            catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException)
+            catch (InputException e)
+            {
+                problems.Add(new IntegrityProblem("digest-unreadable", path, e.Reason));
+            }
+            catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or EndOfStreamException)
             {
                 problems.Add(new IntegrityProblem("digest-unreadable", path, e.Message.Split('\n')[0]));
             }
         }
 
-        if (digests.Count == 0)
+        if (digestPaths.Count == 0)
         {
             throw new Loading.TrailInputException($"{folder}: no CloudTrail digest files (AWSLogs/…/CloudTrail-Digest/…); is log file validation enabled on the trail?");
         }
@@ -209,7 +230,17 @@ public static partial class DigestValidator
                     }
 
                     var expected = log.GetProperty("hashValue").GetString() ?? "";
-                    var actual = Convert.ToHexStringLower(SHA256.HashData(Inflate(path)));
+                    string actual;
+                    try
+                    {
+                        actual = HashOfInflated(path, cancellationToken);
+                    }
+                    catch (Exception failure) when (failure is IOException or UnauthorizedAccessException or InvalidDataException)
+                    {
+                        problems.Add(new IntegrityProblem("unreadable", path, BoundedInput.Describe(failure, path)));
+                        continue;
+                    }
+
                     if (string.Equals(expected, actual, StringComparison.OrdinalIgnoreCase))
                     {
                         logFilesValid++;
@@ -299,17 +330,60 @@ public static partial class DigestValidator
         return at < 0 ? objectKey : objectKey[at..];
     }
 
-    private static byte[] Inflate(string path)
+    /// <summary>The trail argument must be a folder; a file given instead is said to be one.</summary>
+    internal static void RequireFolder(string folder)
     {
-        var bytes = File.ReadAllBytes(path);
+        if (File.Exists(folder))
+        {
+            throw new Loading.TrailInputException($"{folder}: is a file, not a folder laid out as the trail bucket (AWSLogs/...)");
+        }
+
+        if (!Directory.Exists(folder))
+        {
+            throw new Loading.TrailInputException($"{folder}: no such directory");
+        }
+    }
+
+    /// <summary>A digest, inflated, within <see cref="MaxDigestBytes"/> both compressed and inflated; a file of size 0 (empty, a FIFO or a device) is not opened.</summary>
+    private static byte[] ReadDigest(string path)
+    {
+        if (Loading.TrailFileFinder.StatedLength(path) == 0)
+        {
+            throw new InputException(path, "empty, or not a regular file (a FIFO or a device)");
+        }
+
+        var bytes = BoundedInput.ReadAllBytes(path, MaxDigestBytes, $"digest {path}");
         if (bytes is not [0x1F, 0x8B, ..])
         {
             return bytes;
         }
 
         using var input = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-        using var output = new MemoryStream();
-        input.CopyTo(output);
-        return output.ToArray();
+        return BoundedInput.ReadAllBytes(input, MaxDigestBytes, $"digest {path} (inflated)");
+    }
+
+    /// <summary>The SHA-256 of a log file's uncompressed content, streamed (a log file can be large); a file of size 0 is not opened.</summary>
+    private static string HashOfInflated(string path, CancellationToken cancellationToken)
+    {
+        if (Loading.TrailFileFinder.StatedLength(path) == 0)
+        {
+            return Convert.ToHexStringLower(SHA256.HashData([]));
+        }
+
+        using var file = BoundedInput.Open(path, path);
+        Span<byte> head = stackalloc byte[2];
+        var gzip = file.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && head is [0x1F, 0x8B];
+        file.Position = 0;
+        using Stream content = gzip ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[81920];
+        int read;
+        while ((read = content.Read(buffer)) > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            hash.AppendData(buffer, 0, read);
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 }

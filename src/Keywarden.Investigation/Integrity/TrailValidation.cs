@@ -25,6 +25,10 @@ public static class TrailValidation
                 Directory.CreateDirectory(folder);
                 await new S3TrailSource(trail, settings, credentials).MirrorAsync(folder, cancellationToken);
             }
+            else
+            {
+                DigestValidator.RequireFolder(folder);
+            }
 
             IReadOnlyList<TrailPublicKey> keys = publicKeyFile is not null
                 ? [TrailPublicKey.FromFile(publicKeyFile)]
@@ -39,7 +43,7 @@ public static class TrailValidation
                 {
                     Directory.Delete(work, recursive: true);
                 }
-                catch (IOException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                 }
             }
@@ -49,11 +53,7 @@ public static class TrailValidation
     /// <summary>CloudTrail's public keys for each region that has digests, over the last 10 years (ListPublicKeys).</summary>
     private static async Task<IReadOnlyList<TrailPublicKey>> PublicKeysAsync(string folder, AwsSettings settings, AWSCredentials? credentials, CancellationToken cancellationToken)
     {
-        if (!Directory.Exists(folder))
-        {
-            throw new TrailInputException($"{folder}: no such directory");
-        }
-
+        DigestValidator.RequireFolder(folder);
         var regions = Directory.EnumerateDirectories(folder, "CloudTrail-Digest", SearchOption.AllDirectories)
             .SelectMany(Directory.EnumerateDirectories).Select(Path.GetFileName).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
         var resolved = credentials ?? settings.ResolveCredentials(settings.Configure(new AmazonS3Config()));

@@ -11,6 +11,9 @@ public interface ITrailSource
 
     /// <summary>Brings the records to local files in <paramref name="workFolder"/> (or finds them where they are); notes say what was skipped or absent.</summary>
     Task<IReadOnlyList<TrailFile>> FetchAsync(TrailQuery query, string workFolder, ICollection<string> notes, CancellationToken cancellationToken);
+
+    /// <summary>"path: why" of each file or folder the fetch found and could not read: the investigation of the rest is partial.</summary>
+    IReadOnlyList<string> Unreadable => [];
 }
 
 /// <summary>Files and folders on disk: read where they are (zip members are unpacked into the work folder).</summary>
@@ -18,15 +21,21 @@ public sealed class LocalTrailSource(string path) : ITrailSource
 {
     public string Name => path;
 
+    /// <summary>"path: why" of each file or folder found that could not be read (the investigation of the rest is partial).</summary>
+    public IReadOnlyList<string> Unreadable => _unreadable;
+
+    private readonly List<string> _unreadable = [];
+
     public Task<IReadOnlyList<TrailFile>> FetchAsync(TrailQuery query, string workFolder, ICollection<string> notes, CancellationToken cancellationToken)
     {
-        var skipped = new List<string>();
-        var files = TrailFileFinder.Find(path, Path.Combine(workFolder, "unzipped"), skipped, cancellationToken);
-        if (skipped.Count > 0)
+        var log = new TrailFileLog();
+        var files = TrailFileFinder.Find(path, Path.Combine(workFolder, "unzipped"), log, cancellationToken);
+        if (log.Skipped.Count > 0)
         {
-            notes.Add($"skipped {skipped.Count} file(s) that hold no CloudTrail records, e.g. {skipped[0]}");
+            notes.Add($"skipped {log.Skipped.Count} file(s) that hold no CloudTrail records, e.g. {log.Skipped[0]}");
         }
 
+        _unreadable.AddRange(log.Unreadable);
         return Task.FromResult(files);
     }
 }

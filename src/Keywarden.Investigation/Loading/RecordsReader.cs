@@ -163,6 +163,11 @@ internal static class RecordsReader
             var read = source.Read(buffer, length, buffer.Length - length);
             if (read == 0)
             {
+                if (file.Gzip)
+                {
+                    CheckComplete(file.Path, length);
+                }
+
                 return length;
             }
 
@@ -171,6 +176,46 @@ internal static class RecordsReader
             {
                 throw new TrailFileTooLargeException();
             }
+        }
+    }
+
+    /// <summary>
+    /// GZipStream ends quietly where a gzip file is cut short, as if the data ended there. A single-member
+    /// file's trailer (ISIZE, RFC 1952) states the inflated size: when it differs from what was read, the file
+    /// is either several members (trails merged with `cat`) or cut short, and SharpZipLib, which checks every
+    /// member's end and CRC, tells which.
+    /// </summary>
+    private static void CheckComplete(string path, int length)
+    {
+        using (var trailer = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            if (trailer.Length >= 18)
+            {
+                trailer.Seek(-4, SeekOrigin.End);
+                Span<byte> size = stackalloc byte[4];
+                trailer.ReadExactly(size);
+                if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(size) == (uint)length)
+                {
+                    return;
+                }
+            }
+        }
+
+        CheckGzip(path);
+    }
+
+    /// <summary>Inflates a gzip file to its end, every member, checking each CRC; a file cut short or damaged is an <see cref="InvalidDataException"/>.</summary>
+    internal static void CheckGzip(string path)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            using var gzip = new ICSharpCode.SharpZipLib.GZip.GZipInputStream(file);
+            gzip.CopyTo(Stream.Null);
+        }
+        catch (Exception e) when (e is ICSharpCode.SharpZipLib.SharpZipBaseException or EndOfStreamException)
+        {
+            throw new InvalidDataException("truncated or damaged gzip (the file ends before its compressed data does)", e);
         }
     }
 

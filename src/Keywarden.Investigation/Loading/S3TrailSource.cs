@@ -57,6 +57,10 @@ public sealed partial class S3TrailSource : ITrailSource
 
     private readonly ConcurrentBag<string> _listed = [];
     private readonly ConcurrentBag<string> _downloaded = [];
+    private readonly List<string> _unreadable = [];
+
+    /// <summary>"path: why" of each downloaded file that could not be read.</summary>
+    public IReadOnlyList<string> Unreadable => _unreadable;
 
     public async Task<IReadOnlyList<TrailFile>> FetchAsync(TrailQuery query, string workFolder, ICollection<string> notes, CancellationToken cancellationToken)
     {
@@ -101,7 +105,16 @@ public sealed partial class S3TrailSource : ITrailSource
             });
 
             notes.Add($"s3://{_bucket}: {keys.Count} log file(s) downloaded from {dayPrefixes.Count} day prefix(es)");
-            return keys.IsEmpty ? [] : TrailFileFinder.Find(target, Path.Combine(workFolder, "unzipped"), null, cancellationToken);
+            if (keys.IsEmpty)
+            {
+                return [];
+            }
+
+            // A downloaded object that cannot be read is named and the others are investigated, as in a local folder.
+            var log = new TrailFileLog();
+            var files = TrailFileFinder.Find(target, Path.Combine(workFolder, "unzipped"), log, cancellationToken);
+            _unreadable.AddRange(log.Unreadable);
+            return files;
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound || e.ErrorCode == "NoSuchBucket")
         {

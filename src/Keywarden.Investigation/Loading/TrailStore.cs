@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Text.Json;
 using DuckDB.NET.Data;
+using Keywarden.Detection.Sources;
 using Keywarden.Investigation.Analysis;
 
 namespace Keywarden.Investigation.Loading;
@@ -28,6 +30,12 @@ public sealed class TrailStore : IDisposable
     /// <summary>Calls whose answer carries a new credential (responseElements.credentials.accessKeyId) or session ARN.</summary>
     internal static readonly string[] MintingEvents = ["GetSessionToken", "GetFederationToken", "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot", "CreateAccessKey"];
 
+    /// <summary>
+    /// The largest CloudTrail {"Records":[...]} file, inflated, either reader takes: one object, which DuckDB
+    /// must hold whole (a 600 MiB one took 700 MB of memory); CloudTrail delivers a few MB every few minutes.
+    /// </summary>
+    internal const long MaxRecordsFileBytes = RecordsReader.DefaultMaxInMemory;
+
     /// <summary>The largest single record DuckDB accepts in array and JSON-lines files (CloudTrail records are kilobytes).</summary>
     private const long MaxRecordBytes = 16L << 20;
 
@@ -35,6 +43,9 @@ public sealed class TrailStore : IDisposable
     private readonly List<TrailFile> _files = [];
     private readonly Dictionary<string, ulong> _fileIds = new(StringComparer.Ordinal);
     private readonly HashSet<string> _readInProcess = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _links = new(StringComparer.Ordinal);
+    private readonly string _linkFolder;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _unreadable = new();
     private readonly int _threads;
     private readonly bool _readRecordsInProcess;
     private readonly long _maxInMemory;
@@ -54,6 +65,12 @@ public sealed class TrailStore : IDisposable
         _threads = threads is > 0 ? threads.Value : Environment.ProcessorCount;
         _readRecordsInProcess = readRecordsInProcess;
         Directory.CreateDirectory(workFolder);
+        _linkFolder = Path.GetFullPath(Path.Combine(workFolder, "names"));
+        if (_linkFolder.IndexOfAny(GlobCharacters) >= 0)
+        {
+            throw new TrailInputException($"{_linkFolder}: the temporary folder's path holds one of {new string(GlobCharacters)}, which DuckDB reads as a pattern; set TMPDIR to another folder");
+        }
+
         _connection = new DuckDBConnection($"DataSource={Path.Combine(workFolder, "trail.duckdb")}");
         _connection.Open();
         Execute($"SET memory_limit = '{memoryLimit}'");
@@ -73,7 +90,7 @@ public sealed class TrailStore : IDisposable
             """);
         Execute("CREATE TABLE mints (access_key_id VARCHAR, minted_key VARCHAR, minted_arn VARCHAR, event_name VARCHAR, event_id VARCHAR, event_time TIMESTAMP)");
         Execute($"CREATE TABLE captured ({CanonicalColumnsDdl})");
-        Execute("CREATE TABLE files (file_id UBIGINT, path VARCHAR)");
+        Execute("CREATE TABLE files (file_id UBIGINT, path VARCHAR, link VARCHAR)");
         Execute("CREATE TEMP TABLE lineage (key VARCHAR)");
         Execute("CREATE TEMP TABLE session_arns (arn VARCHAR)");
         Execute("CREATE TEMP TABLE attacker_ips (ip VARCHAR)");
@@ -81,6 +98,15 @@ public sealed class TrailStore : IDisposable
 
     /// <summary>Records read so far (duplicates included).</summary>
     public long Loaded => _loaded;
+
+    /// <summary>"path: why" of each file that could not be read (broken gzip or JSON, an I/O error), and of each record too deep to read; the rest was read.</summary>
+    public IReadOnlyList<string> Unreadable => [.. _unreadable];
+
+    /// <summary>
+    /// Characters DuckDB's file reader takes as a glob pattern (* ? [ and, in newer versions, brace lists): a file
+    /// called a[b].json or *.json would be read as a pattern, losing its events or counting others twice.
+    /// </summary>
+    private static readonly char[] GlobCharacters = ['*', '?', '[', ']', '{', '}'];
 
     /// <summary>
     /// Indexes files. Files of one form and compression are read by one DuckDB query, in parallel; a failing
@@ -94,24 +120,34 @@ public sealed class TrailStore : IDisposable
 
         // Whole seconds, as CloudTrail records time and as the SQL filter compares: both readers keep the same events.
         window = new TimeWindow(WholeSeconds(window.Since), WholeSeconds(window.Until));
-        files = [.. files.DistinctBy(f => f.Path, StringComparer.Ordinal)];
+        files = [.. files.DistinctBy(f => f.Path, StringComparer.Ordinal).Where(Readable)];
         _window = window;
         _files.AddRange(files);
         using (var appender = _connection.CreateAppender("files"))
         {
             foreach (var file in files)
             {
+                // DuckDB is never given a user's file name: it reads every name as a glob pattern. It reads a link
+                // with a name of ours instead, and rows carry the hash of that name.
+                var link = Path.Combine(_linkFolder, "f" + (_links.Count + 1).ToString(CultureInfo.InvariantCulture));
+                _links[file.Path] = link;
                 var row = appender.CreateRow();
                 row.AppendNullValue();
                 row.AppendValue(file.Path);
+                row.AppendValue(link);
                 row.EndRow();
             }
         }
 
-        Execute("UPDATE files SET file_id = hash(path) WHERE file_id IS NULL");
+        Execute("UPDATE files SET file_id = hash(link) WHERE file_id IS NULL");
         foreach (var (path, id) in Query("SELECT path, file_id FROM files", r => (r.GetString(0), Convert.ToUInt64(r.GetValue(1), CultureInfo.InvariantCulture))))
         {
             _fileIds[path] = id;
+        }
+
+        if (files.FirstOrDefault(f => f.Form == TrailForm.Records && UncompressedSize(f.Path, f.Gzip) > MaxRecordsFileBytes) is { } huge)
+        {
+            throw new TrailInputException($"{huge.Name}: a {{\"Records\":[...]}} file larger than the {BoundedInput.Size(MaxRecordsFileBytes)} limit once inflated (see docs/limits.md)");
         }
 
         var inProcess = files.Where(ReadInProcess).ToList();
@@ -120,7 +156,7 @@ public sealed class TrailStore : IDisposable
         foreach (var group in files.Except(inProcess).Concat(tooLarge).GroupBy(f => (f.Form, f.Gzip)))
         {
             var paths = group.Select(f => f.Path).ToList();
-            PerGroup(paths, group.Key.Form, group.Key.Gzip, p => IndexWithDuckDb(p, group.Key.Form, group.Key.Gzip, window, capturedKey, cancellationToken));
+            PerGroup(paths, p => IndexWithDuckDb(LinksOf(p), group.Key.Form, group.Key.Gzip, window, capturedKey, cancellationToken));
         }
 
         var before = _loaded;
@@ -128,8 +164,8 @@ public sealed class TrailStore : IDisposable
         return _loaded - before;
     }
 
-    // One query for the group; when it fails, file by file, so the error names the file.
-    private static long PerGroup(List<string> paths, TrailForm form, bool gzip, Func<IReadOnlyList<string>, long> run)
+    // One query for the group; when it fails, file by file, so each file that cannot be read is named and the others are read.
+    private long PerGroup(List<string> paths, Func<IReadOnlyList<string>, long> run)
     {
         try
         {
@@ -137,12 +173,76 @@ public sealed class TrailStore : IDisposable
         }
         catch (DuckDBException) when (paths.Count > 1)
         {
-            return paths.Sum(path => PerGroup([path], form, gzip, run));
+            return paths.Sum(path => PerGroup([path], run));
         }
         catch (DuckDBException e)
         {
-            throw new TrailInputException($"{paths[0]}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
+            _unreadable.Enqueue($"{NameOf(paths[0])}: cannot read CloudTrail records: {DuckDbCause(paths[0], e.Message)}");
+            return 0;
         }
+    }
+
+    /// <summary>
+    /// DuckDB reads a gzip file cut short as if its data ended there, and then reports the JSON it ends in:
+    /// a gzip file is checked to its end, so the cause is named. DuckDB's message names the link it read; the
+    /// user's name replaces it.
+    /// </summary>
+    private string DuckDbCause(string path, string message)
+    {
+        var file = _files.First(f => f.Path == path);
+        if (file.Gzip)
+        {
+            try
+            {
+                RecordsReader.CheckGzip(path);
+            }
+            catch (InvalidDataException e)
+            {
+                return e.Message;
+            }
+        }
+
+        return FirstLine(message).Replace(_links[path], NameOf(path), StringComparison.Ordinal);
+    }
+
+    private string NameOf(string path) => _files.First(f => f.Path == path).Name;
+
+    /// <summary>
+    /// A file is read only when its size can be known: a gzip trailer (ISIZE) larger than deflate can
+    /// inflate the file to (1032:1, RFC 1951's longest match per bit) is not a trailer, so the file was cut
+    /// short. Trusting it sized DuckDB's buffers in gigabytes and failed as "out of memory".
+    /// </summary>
+    private bool Readable(TrailFile file)
+    {
+        try
+        {
+            UncompressedSize(file.Path, file.Gzip);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            _unreadable.Enqueue($"{file.Name}: cannot read CloudTrail records: {BoundedInput.Describe(e, file.Path)}");
+            return false;
+        }
+    }
+
+    /// <summary>The links DuckDB reads for <paramref name="paths"/>, made on first use.</summary>
+    private List<string> LinksOf(IEnumerable<string> paths)
+    {
+        var links = new List<string>();
+        foreach (var path in paths)
+        {
+            var link = _links[path];
+            if (!File.Exists(link))
+            {
+                Directory.CreateDirectory(_linkFolder);
+                File.CreateSymbolicLink(link, Path.GetFullPath(path));
+            }
+
+            links.Add(link);
+        }
+
+        return links;
     }
 
     private static DateTimeOffset? WholeSeconds(DateTimeOffset? time) =>
@@ -229,8 +329,9 @@ public sealed class TrailStore : IDisposable
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    // Broken gzip or JSON, text that is not UTF-8, a lone surrogate escape, an I/O error: the file is named.
-                    throw new TrailInputException($"{file.Path}: cannot read CloudTrail records: {FirstLine(e.Message)}", e);
+                    // Broken gzip or JSON, text that is not UTF-8, a lone surrogate escape, an I/O error: the file is
+                    // named, and the other files are still read.
+                    _unreadable.Enqueue($"{file.Name}: cannot read CloudTrail records: {TrailFileFinder.Describe(e, file.Path, file.Gzip)}");
                 }
 
                 return buffer;
@@ -272,7 +373,7 @@ public sealed class TrailStore : IDisposable
 
         // DuckDB reserves a buffer of twice maximum_object_size per reading thread: size it to the group's
         // largest {"Records":[...]} file (one object), and to one record for the other forms.
-        var maxObject = form == TrailForm.Records ? Math.Max(1L << 20, paths.Max(p => UncompressedSize(p, gzip)) + 1024) : MaxRecordBytes;
+        var maxObject = form == TrailForm.Records ? Math.Min(MaxRecordsFileBytes + 1024, Math.Max(1L << 20, paths.Max(p => UncompressedSize(p, gzip)) + 1024)) : MaxRecordBytes;
         var common = $"compression = '{(gzip ? "gzip" : "uncompressed")}', maximum_object_size = {maxObject.ToString(CultureInfo.InvariantCulture)}, filename = true";
         var source = form switch
         {
@@ -335,10 +436,19 @@ public sealed class TrailStore : IDisposable
         return where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where);
     }
 
+    /// <summary>Deflate inflates at most about 1032 bytes per compressed byte (a 258-byte match in 2 bits; RFC 1951).</summary>
+    internal const long MaxDeflateRatio = 1032;
+
     /// <summary>The uncompressed size of a file: its length, or for gzip the ISIZE trailer (RFC 1952; modulo 4 GiB, more than any CloudTrail file).</summary>
     internal static long UncompressedSize(string path, bool gzip)
     {
+        // Through symbolic links (DuckDB reads links of ours; a trail may hold links): FileInfo.Length is the link's own.
         var info = new FileInfo(path);
+        if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target)
+        {
+            info = target;
+        }
+
         if (!gzip || info.Length < 18)
         {
             return info.Length;
@@ -349,6 +459,10 @@ public sealed class TrailStore : IDisposable
         Span<byte> trailer = stackalloc byte[4];
         stream.ReadExactly(trailer);
         var size = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        if (size > info.Length * MaxDeflateRatio)
+        {
+            throw new InvalidDataException("truncated or damaged gzip (its trailer states a size it cannot inflate to)");
+        }
 
         // A multi-member gzip reports only its last member, which can look smaller than the file: then
         // assume JSON's usual 20:1 ratio. CloudTrail writes single-member files, whose ISIZE is exact.
@@ -491,8 +605,8 @@ public sealed class TrailStore : IDisposable
                 (("userIdentity.accessKeyId" IN (SELECT key FROM lineage) AND "userIdentity.accessKeyId" <> '{Escape(_capturedKey)}')
                   OR ("userIdentity.accessKeyId" IS NULL AND "userIdentity.arn" IN (SELECT arn FROM session_arns) AND "eventSource" = 'signin.amazonaws.com'))
                 """;
-            PerGroup([.. group.Select(f => f.Path)], group.Key.Form, group.Key.Gzip, paths => ExecuteNonQuery(
-                $"INSERT INTO lineage_events SELECT {string.Join(", ", names.Select(Quote))} FROM ({CanonicalSource(paths, group.Key.Form, group.Key.Gzip, names)}) "
+            PerGroup([.. group.Select(f => f.Path)], paths => ExecuteNonQuery(
+                $"INSERT INTO lineage_events SELECT {string.Join(", ", names.Select(Quote))} FROM ({CanonicalSource(LinksOf(paths), group.Key.Form, group.Key.Gzip, names)}) "
                 + (window.Length == 0 ? $"WHERE {filter}" : $"{window} AND {filter}"),
                 cancellationToken));
         }
@@ -502,7 +616,7 @@ public sealed class TrailStore : IDisposable
             FROM (SELECT DISTINCT ON ("eventID") * FROM lineage_events)
             ORDER BY {TimeExpression("\"eventTime\"")}, "eventID"
             """;
-        return Query(sql, r =>
+        var events = Query(sql, r =>
         {
             cancellationToken.ThrowIfCancellationRequested();
             var columns = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -511,8 +625,18 @@ public sealed class TrailStore : IDisposable
                 columns[names[i]] = Str(r, i);
             }
 
-            return TrailEvent.FromColumns(columns);
+            try
+            {
+                return TrailEvent.FromColumns(columns);
+            }
+            catch (JsonException)
+            {
+                // DuckDB has no depth limit; the in-process reader and System.Text.Json hold every record to 512 levels.
+                _unreadable.Enqueue($"event {columns["eventID"]}: nested deeper than {RecordsReader.MaxDepth} levels, not read");
+                return null;
+            }
         });
+        return [.. events.OfType<TrailEvent>()];
     }
 
     /// <summary>The second pass over CloudTrail's own files (those the index shows hold wanted records): only matching records are parsed in full.</summary>

@@ -41,4 +41,13 @@ public sealed record InvestigationReport(
     string KeyId, string? DecodedAccountId, SourceStats Source,
     IReadOnlyList<LineageKey> Keys, InvestigationSummary Summary, IReadOnlyList<Detection> Detections,
     IReadOnlyList<EradicationItem> Eradication, IReadOnlyList<TimelineEntry> Timeline, IReadOnlyList<IpPivotEntry> IpPivot,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes)
+{
+    /// <summary>"path: why" of each file, folder or record that could not be read: the report covers the rest (the notes say so).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<string> Unreadable { get; init; } = [];
+
+    /// <summary>True when no record at all was read from the source (in the time window): an empty folder or a mistyped path, not a quiet key.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool NoEventsRead => Source.RecordsLoaded == 0;
+}

@@ -92,7 +92,7 @@ internal static class DocumentPath
     {
         try
         {
-            using var doc = JsonDocument.Parse(text);
+            using var doc = JsonDocument.Parse(text, Loading.RecordsReader.DocumentOptions);
             return doc.RootElement.Clone();
         }
         catch (JsonException)
