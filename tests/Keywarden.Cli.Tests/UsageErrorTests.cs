@@ -59,7 +59,7 @@ public sealed class UsageErrorTests : IDisposable
         Assert.Equal($"keywarden: error: baseline {folder}: cannot read (is a directory)\n", (await Cli.RunAsync(["scan", _tree.Path("src"), "--baseline", folder])).Stderr);
         var trail = await Cli.RunAsync(["trail", "validate", _tree.Path("src"), "--public-key", folder]);
         Assert.Equal(2, trail.ExitCode);
-        Assert.Contains($"{folder}: cannot read the public key: is a directory", trail.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"public key {folder}: is a directory", trail.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
