@@ -23,6 +23,7 @@ internal static class KeywardenApp
         root.Subcommands.Add(CasesCommands.CreateCases(console));
         root.Subcommands.Add(InvestigateCommand.Create(console));
         root.Subcommands.Add(TrailCommand.Create(console));
+        root.Subcommands.Add(DbCommand.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -86,6 +86,12 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
             // git's own message may repeat the URL, token and all.
             throw new ScanInputException($"cannot clone {RedactUrl(url)}: {e.Message.Replace(url, RedactUrl(url), StringComparison.Ordinal)}");
         }
+        catch
+        {
+            // Cancelled (Ctrl-C, SIGTERM) while git was writing: git is killed, its partial clone removed.
+            TryDelete(directory);
+            throw;
+        }
     }
 
     /// <summary>A URL may carry a token (https://user:token@host/...): never show it.</summary>
