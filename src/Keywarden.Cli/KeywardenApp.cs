@@ -41,7 +41,9 @@ internal static class KeywardenApp
         try
         {
             // Our own handler below: System.CommandLine's would print stack traces and exit 1, the findings code.
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = console.Stderr, EnableDefaultExceptionHandler = false }, cancellationToken);
+            // Its own SIGINT/SIGTERM handling is off: Program.cs cancels the token for both signals and tells them
+            // apart (130, 143); System.CommandLine's would race it and answer 130 to a SIGTERM.
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = console.Stderr, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancellationToken);
         }
         catch (OperationCanceledException)
         {

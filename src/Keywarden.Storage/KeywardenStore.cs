@@ -348,6 +348,9 @@ public sealed class KeywardenStore
                 // First use: every migration in one transaction, so a process killed half-way leaves a
                 // database that is still new (EF Core commits each migration on its own, which would leave
                 // it half-migrated, "older"). Our lock stands in for EF's, which a user transaction skips.
+                // The empty history table comes first, outside: Npgsql's provider reads it with a query that
+                // fails (and would abort the transaction) while it does not exist. Alone, it still reads as new.
+                await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
                 await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
                 await db.Database.MigrateAsync(cancellationToken);
                 await transaction.CommitAsync(cancellationToken);

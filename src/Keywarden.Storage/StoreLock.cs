@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 using Npgsql;
 
 namespace Keywarden.Storage;
@@ -23,7 +25,7 @@ public static class StoreLocks
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
     // pg_try_advisory_lock(int, int): the first key marks Keywarden's locks ("KW"), the second names one.
-    private const int AdvisoryClass = 0x4B57;
+    internal const int AdvisoryClass = 0x4B57;
 
     /// <summary>How long a command waits for a lock held by another live process: 30 s, or KEYWARDEN_DB_LOCK_TIMEOUT seconds.</summary>
     public static TimeSpan Timeout =>
@@ -43,7 +45,14 @@ public static class StoreLocks
         {
             try
             {
-                var stream = new FileStream(path, OwnerOnly.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+                var stream = new FileStream(path, OwnerOnly.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite, OperatingSystem.IsWindows() ? FileShare.None : FileShare.ReadWrite));
+                if (!OperatingSystem.IsWindows() && Flock(stream.SafeFileHandle, LockExclusive | LockNonBlocking) != 0)
+                {
+                    var error = Marshal.GetLastPInvokeError();
+                    stream.Dispose();
+                    throw new IOException($"flock failed (errno {error})", error);
+                }
+
                 StorageTrace.Mark("lock taken");
                 return stream;
             }
@@ -116,7 +125,17 @@ public static class StoreLocks
         $"{busy} is in progress in another process; gave up after {timeout.TotalSeconds:0.#} s (set {TimeoutVariable} to wait longer)";
 
     /// <summary>A stable 32-bit number for a lock name (collisions only serialize two unrelated operations).</summary>
-    private static int Key(string name) => BitConverter.ToInt32(SHA256.HashData(Encoding.UTF8.GetBytes(name)), 0);
+    internal static int Key(string name) => BitConverter.ToInt32(SHA256.HashData(Encoding.UTF8.GetBytes(name)), 0);
+
+    private const int LockExclusive = 2;
+    private const int LockNonBlocking = 4;
+
+    /// <summary>
+    /// flock(2) called directly: the CLI turns off .NET's own advisory locking (System.IO.DisableFileLocking,
+    /// one syscall per scanned file saved), which would otherwise implement FileShare.None with it.
+    /// </summary>
+    [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static extern int Flock(SafeFileHandle handle, int operation);
 
     /// <summary>flock(LOCK_EX | LOCK_NB) refused: EWOULDBLOCK (11 on Linux, 35 on macOS), or Windows' sharing violation.</summary>
     private static bool IsHeldElsewhere(IOException e) =>
