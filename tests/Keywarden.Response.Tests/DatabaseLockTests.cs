@@ -39,7 +39,7 @@ public sealed class DatabaseLockTests(PostgresServer postgres) : IDisposable
 
     /// <summary>The marker of a table's creation: Npgsql quotes only names that need it, EF's SQLite provider every name.</summary>
     private static string CreateTable(string provider, string table) =>
-        provider == "postgres" ? $"command CREATE TABLE {table} " : $"command CREATE TABLE \"{table}\"";
+        provider == "postgres" ? $"command CREATE TABLE {table}" : $"command CREATE TABLE \"{table}\"";
 
     private static Dictionary<string, string?> Traced(int pauseMs = 250) => new()
     {
