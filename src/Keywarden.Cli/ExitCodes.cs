@@ -23,4 +23,7 @@ internal static class ExitCodes
 
     /// <summary>Interrupted (Ctrl-C), as shells report SIGINT.</summary>
     public const int Interrupted = 130;
+
+    /// <summary>Stopped by SIGTERM (timeout, systemd, a CI cancel): work cancelled and cleaned up as for Ctrl-C; 128 + 15, as shells report it.</summary>
+    public const int Terminated = 143;
 }

@@ -23,6 +23,7 @@ internal static class KeywardenApp
         root.Subcommands.Add(CasesCommands.CreateCases(console));
         root.Subcommands.Add(InvestigateCommand.Create(console));
         root.Subcommands.Add(TrailCommand.Create(console));
+        root.Subcommands.Add(DbCommand.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -40,7 +41,9 @@ internal static class KeywardenApp
         try
         {
             // Our own handler below: System.CommandLine's would print stack traces and exit 1, the findings code.
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = console.Stderr, EnableDefaultExceptionHandler = false }, cancellationToken);
+            // Its own SIGINT/SIGTERM handling is off: Program.cs cancels the token for both signals and tells them
+            // apart (130, 143); System.CommandLine's would race it and answer 130 to a SIGTERM.
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = console.Stderr, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancellationToken);
         }
         catch (OperationCanceledException)
         {

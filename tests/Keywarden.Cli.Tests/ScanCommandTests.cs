@@ -52,6 +52,11 @@ public sealed class ScanCommandTests : IDisposable
         Assert.Equal("", run.Stdout);
         using var document = JsonDocument.Parse(File.ReadAllText(output));
         Assert.Equal("a.env", document.RootElement.GetProperty("findings")[0].GetProperty("path").GetString());
+        // The report names keys: readable by its owner only, as is a baseline.
+        FileModes.AssertOwnerOnly(output);
+        var baseline = _tree.Path("baseline.json");
+        Assert.Equal(1, (await Cli.RunAsync(["scan", _tree.Path("src"), "--write-baseline", baseline])).ExitCode);
+        FileModes.AssertOwnerOnly(baseline);
 
         var unwritable = await Cli.RunAsync(["scan", _tree.Path("src"), "--output", _tree.Path("no/such/dir/report.txt")]);
         Assert.Equal(2, unwritable.ExitCode);

@@ -38,6 +38,7 @@ public sealed class CliTests(ScenarioFixture fixture) : IClassFixture<ScenarioFi
         Assert.Equal(0, run.ExitCode);
         Assert.StartsWith("<!DOCTYPE html>", File.ReadAllText(path), StringComparison.Ordinal);
         Assert.Equal("", run.Stdout);
+        FileModes.AssertOwnerOnly(path);
     }
 
     [Fact]

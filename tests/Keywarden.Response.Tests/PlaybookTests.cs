@@ -230,6 +230,7 @@ public sealed class PlaybookTests(MotoServer moto, SmtpSink smtp, PostgresServer
         Assert.Contains("| The exposed key is inactive or deleted | automatic | verified |", md.Stdout, StringComparison.Ordinal);
         var htmlFile = Path.Combine(_dir, "report.html");
         Assert.Equal(0, (await Keywarden(["cases", "report", "KW-1", "--format", "html", "-o", htmlFile, "--db", db])).Code);
+        FileModes.AssertOwnerOnly(htmlFile);
         var html = await File.ReadAllTextAsync(htmlFile);
         Assert.StartsWith("<!DOCTYPE html>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script", html, StringComparison.Ordinal);

@@ -409,7 +409,7 @@ internal static class CasesCommands
                 {
                     try
                     {
-                        await File.WriteAllTextAsync(file.FullName, text, ct);
+                        await Keywarden.Detection.Writers.ReportFile.WriteAllTextAsync(file.FullName, text, ct);
                     }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                     {

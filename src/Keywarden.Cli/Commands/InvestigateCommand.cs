@@ -111,7 +111,7 @@ internal static class InvestigateCommand
             {
                 if (parse.GetValue(output) is { } file)
                 {
-                    using var writer = new StreamWriter(file.FullName);
+                    using var writer = new StreamWriter(Keywarden.Detection.Writers.ReportFile.Create(file.FullName));
                     ReportWriters.Write(report, reportFormat, writer);
                     console.Stderr.WriteLine(CliConsole.Line($"keywarden: {report.Summary.EventCount} events, {report.Detections.Count} detections, {report.Eradication.Count} items to eradicate; report written to {file.FullName}"));
                 }

@@ -466,7 +466,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         {
             if (settings.Output is { } path)
             {
-                using var file = File.Create(path);
+                using var file = ReportFile.Create(path);
                 Write(report, options, file, terminal: false);
             }
             else

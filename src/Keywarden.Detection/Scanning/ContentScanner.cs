@@ -370,12 +370,21 @@ internal sealed class ContentScanner
             if (buffer.Length + read > InMemoryLimit)
             {
                 var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose);
-                buffer.Position = 0;
-                buffer.CopyTo(file);
-                file.Write(chunk, 0, read);
-                CopyRest(stream, file, budget);
-                file.Position = 0;
-                return file;
+                try
+                {
+                    buffer.Position = 0;
+                    buffer.CopyTo(file);
+                    file.Write(chunk, 0, read);
+                    CopyRest(stream, file, budget);
+                    file.Position = 0;
+                    return file;
+                }
+                catch
+                {
+                    // Over the budget, cancelled, or a damaged archive: DeleteOnClose removes it only when closed.
+                    file.Dispose();
+                    throw;
+                }
             }
 
             buffer.Write(chunk, 0, read);

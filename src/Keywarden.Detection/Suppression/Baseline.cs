@@ -67,7 +67,7 @@ public sealed class Baseline
     {
         try
         {
-            using var stream = File.Create(path);
+            using var stream = Writers.ReportFile.Create(path);
             using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
             writer.WriteStartObject();
             writer.WriteNumber("version", FormatVersion);

@@ -40,7 +40,16 @@ public static class Investigator
         options ??= new InvestigationOptions();
         var ownFolder = options.WorkFolder is null;
         var work = options.WorkFolder ?? Path.Combine(Path.GetTempPath(), "keywarden-investigate-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(work);
+        // Downloaded and extracted trail files name keys and addresses: readable by the owner only.
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(work);
+        }
+        else
+        {
+            Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         try
         {
             var notes = new List<string>();

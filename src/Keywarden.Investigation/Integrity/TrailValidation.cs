@@ -20,7 +20,8 @@ public static class TrailValidation
         {
             if (trail.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
             {
-                work = Path.Combine(Path.GetTempPath(), "keywarden-validate-" + Guid.NewGuid().ToString("N"));
+                // The mirrored trail names keys and addresses: a folder only its owner can read (0700).
+                work = Directory.CreateTempSubdirectory("keywarden-validate-").FullName;
                 folder = Path.Combine(work, "bucket");
                 Directory.CreateDirectory(folder);
                 await new S3TrailSource(trail, settings, credentials).MirrorAsync(folder, cancellationToken);

@@ -428,6 +428,11 @@ public sealed class Playbook(KeywardenStore store, ResponderConfig config, Secre
         {
             return Failed(record, deactivateNow, e.Message);
         }
+        catch (StoreBusyException e)
+        {
+            // Another process (a `keywarden quarantine` in a terminal, a second worker) is containing the key: try again later.
+            return Retry(job, e.Message);
+        }
         catch (Exception e) when (e is AwsCallException or AwsConfigurationException || AwsFailures.IsAwsFailure(e, cancellationToken))
         {
             var error = e is AwsCallException or AwsConfigurationException ? e.Message : ContainmentService.Reason(e);

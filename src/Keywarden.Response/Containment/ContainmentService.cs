@@ -59,6 +59,9 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
     /// </summary>
     public async Task<QuarantineOutcome> QuarantineAsync(string keyId, string accountId, KeyOwner? owner, QuarantineOptions options, bool dryRun, CancellationToken cancellationToken)
     {
+        // Held from planning to the last recorded action: a second run for the key (another terminal, a
+        // worker) plans only after this one is done, so it finds the steps done instead of doing them again.
+        await using var exclusive = dryRun ? null : await LockKeyAsync(keyId, cancellationToken);
         using var account = await accounts.ConnectAsync(accountId, cancellationToken);
         if (owner is not null)
         {
@@ -213,6 +216,7 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
     /// <summary>Undoes, newest first, every action recorded for the key's open containment.</summary>
     public async Task<ReleaseOutcome> ReleaseAsync(string keyId, CancellationToken cancellationToken)
     {
+        await using var exclusive = await LockKeyAsync(keyId, cancellationToken);
         await using var db = store.CreateContext();
         var record = await OpenRecordAsync(db, keyId, cancellationToken);
         if (record is null)
@@ -293,6 +297,14 @@ public sealed class ContainmentService(KeywardenStore store, AccountAccess accou
         await db.SaveChangesAsync(cancellationToken);
         return new ReleaseOutcome(released, false, done, manual, errors);
     }
+
+    /// <summary>
+    /// The key's containment lock, across processes and hosts sharing the database; a process that dies
+    /// releases it. Another live holder is waited for a bounded time, then <see cref="StoreBusyException"/>
+    /// says "a containment of KEY is in progress".
+    /// </summary>
+    private Task<IAsyncDisposable> LockKeyAsync(string keyId, CancellationToken cancellationToken) =>
+        store.LockAsync($"containment-{keyId}", $"a containment of {keyId}", cancellationToken);
 
     private static ContainmentRecord NewRecord(KeywardenDbContext db, string keyId, AccountConnection account, ContainmentPlan plan, DateTimeOffset now)
     {

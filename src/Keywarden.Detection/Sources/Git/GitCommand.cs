@@ -109,6 +109,9 @@ internal static class GitCommand
     public static string Run(string? directory, IEnumerable<string> args, CancellationToken cancellationToken, string? input = null, bool allowFailure = false)
     {
         using var process = Start(StartInfo(directory, args, redirectInput: input is not null));
+        // Ctrl-C reaches git through the terminal's process group; SIGTERM (timeout, a CI cancel) reaches
+        // only us: on cancellation git is ended here, so a clone stops and its folder can be removed.
+        using var stop = cancellationToken.Register(() => Stop(process));
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         if (input is not null)
         {
@@ -118,6 +121,7 @@ internal static class GitCommand
 
         var stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
+        cancellationToken.ThrowIfCancellationRequested();
         if (process.ExitCode != 0 && !allowFailure)
         {
             throw new GitException(FirstLine(stderr.GetAwaiter().GetResult(), $"git exited with code {process.ExitCode}"));

@@ -120,6 +120,12 @@ public sealed class GitScanner(GitScanOptions git, ScanOptions options)
             // bare copy of the user-info's parts.
             throw new ScanInputException($"cannot clone {RedactUrl(url)}: {WithoutUserInfo(e.Message, url)}");
         }
+        catch
+        {
+            // Cancelled (Ctrl-C, SIGTERM) while git was writing: git is killed, its partial clone removed.
+            TryDelete(directory);
+            throw;
+        }
     }
 
     /// <summary>A URL may carry a token (https://user:token@host/..., ?access_token=...): never show it.</summary>
