@@ -79,6 +79,42 @@ public sealed class UsageErrorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_of_a_baseline_flags_nothing_wherever_it_lives()
+    {
+        var key = KeyId(_random);
+        _tree.Write("src/app.env", $"AWS_ACCESS_KEY_ID={key}\n");
+        var baseline = _tree.Path("baseline.json");
+        Assert.Equal(1, (await Cli.RunAsync(["scan", _tree.Path("src"), "--write-baseline", baseline])).ExitCode);
+        Assert.Contains(key, File.ReadAllText(baseline), StringComparison.Ordinal);
+        _tree.Write("elsewhere/old-baseline.json", File.ReadAllText(baseline));
+
+        var copy = await Cli.RunAsync(["scan", _tree.Path("elsewhere")]);
+
+        Assert.Equal(0, copy.ExitCode);
+        Assert.Contains("No AWS credentials found", copy.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_baseline_committed_with_its_key_does_not_flag_itself_in_a_history_scan()
+    {
+        using var repo = new GitRepo();
+        var key = KeyId(_random);
+        repo.Write("app.env", $"AWS_ACCESS_KEY_ID={key}\n");
+        var baseline = Path.Combine(repo.Path, ".keywarden-baseline.json");
+        Assert.Equal(1, (await Cli.RunAsync(["scan", repo.Path, "--write-baseline", baseline])).ExitCode);
+        repo.Commit("app and its baseline");
+        repo.Write("app.env", "AWS_ACCESS_KEY_ID=\n");
+        repo.Commit("key removed");
+
+        var history = await Cli.RunAsync(["scan", "--git", repo.Path, "--format", "jsonl"]);
+
+        Assert.Equal(1, history.ExitCode);
+        var finding = Assert.Single(history.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("\"app.env\"", finding, StringComparison.Ordinal);
+        Assert.DoesNotContain("keywarden-baseline", finding, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_staged_baseline_does_not_block_the_commit_it_is_staged_in()
     {
         using var repo = new GitRepo();
@@ -89,7 +125,9 @@ public sealed class UsageErrorTests : IDisposable
         repo.Git(["add", "-A"]);
         var staged = await Cli.RunAsync(["scan", "--staged", repo.Path, "--baseline", baseline]);
         Assert.Equal(0, staged.ExitCode);
-        Assert.Contains("1 suppressed", staged.Stdout, StringComparison.Ordinal);
+
+        // The key in app.env by the baseline, and the baseline's own line by the marker it carries.
+        Assert.Contains("2 suppressed", staged.Stdout, StringComparison.Ordinal);
     }
 
     public void Dispose() => _tree.Dispose();

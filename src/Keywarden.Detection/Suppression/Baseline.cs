@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using Keywarden.Detection.Findings;
 using Keywarden.Detection.Sources;
@@ -19,6 +21,9 @@ public sealed class ConfigurationException : Exception
 public sealed class Baseline
 {
     public const int FormatVersion = 1;
+
+    /// <summary>The scanner's inline marker (see TextScanner): a line holding it is never reported.</summary>
+    private const string AllowMarker = "keywarden:allow";
     private readonly HashSet<string> _fingerprints;
 
     private Baseline(HashSet<string> fingerprints) => _fingerprints = fingerprints;
@@ -68,23 +73,33 @@ public sealed class Baseline
         try
         {
             using var stream = Writers.ReportFile.Create(path);
-            using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-            writer.WriteStartObject();
-            writer.WriteNumber("version", FormatVersion);
-            writer.WriteStartArray("findings");
+            stream.Write(Encoding.UTF8.GetBytes($"{{\n  \"version\": {FormatVersion},\n  \"findings\": ["));
+            var line = new ArrayBufferWriter<byte>();
+            var first = true;
             foreach (var f in findings)
             {
-                writer.WriteStartObject();
-                writer.WriteString("fingerprint", f.Fingerprint);
-                writer.WriteString("ruleId", f.RuleId);
-                writer.WriteString("keyId", f.KeyId);
-                writer.WriteString("path", f.Path);
-                writer.WriteNumber("line", f.Line);
-                writer.WriteEndObject();
+                // One finding per line, and every line that names a key ID also carries the inline allow
+                // marker: the baseline then never flags itself wherever it lives (committed, copied, or in a
+                // history scan, where the path exclusion of ScanOptions.OwnFiles cannot reach).
+                line.Clear();
+                using (var compact = new Utf8JsonWriter(line))
+                {
+                    compact.WriteStartObject();
+                    compact.WriteString("fingerprint", f.Fingerprint);
+                    compact.WriteString("ruleId", f.RuleId);
+                    compact.WriteString("keyId", f.KeyId);
+                    compact.WriteString("path", f.Path);
+                    compact.WriteNumber("line", f.Line);
+                    compact.WriteString("allow", AllowMarker);
+                    compact.WriteEndObject();
+                }
+
+                stream.Write(first ? "\n    "u8 : ",\n    "u8);
+                stream.Write(line.WrittenSpan);
+                first = false;
             }
 
-            writer.WriteEndArray();
-            writer.WriteEndObject();
+            stream.Write(first ? "]\n}\n"u8 : "\n  ]\n}\n"u8);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
