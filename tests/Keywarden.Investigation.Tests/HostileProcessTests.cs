@@ -37,6 +37,17 @@ public sealed class HostileProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Sigterm_while_a_zip_is_unpacked_exits_143_and_leaves_no_temp_files()
+    {
+        // The lying bomb writes up to the budget to the temp folder: a signal lands while it does.
+        var path = _tree.WriteBytes("bomb.zip", HostileTrail.NestedBomb(fanOut: 16, memberBytes: 1 << 20, understateTo: 100));
+        var run = await ChildRun.TerminateAsync(written: 8L << 20, "investigate", _key, "--trail", path);
+        Assert.Equal(143, run.ExitCode);
+        Assert.Equal("keywarden: error: interrupted", run.Stderr.Trim());
+        Assert.Equal(0, run.TempEntriesLeft);
+    }
+
+    [Fact]
     public async Task A_truncated_gzip_with_a_huge_stated_size_is_one_line_with_bounded_memory()
     {
         var lines = string.Join('\n', Enumerable.Range(0, 5000).Select(i => $"{{\"eventID\":\"e{i}\",\"eventTime\":\"2025-01-01T00:00:00Z\"}}"));

@@ -162,6 +162,35 @@ internal sealed record ChildRun(int ExitCode, string Stdout, string Stderr, long
     }
 
     /// <summary>
+    /// Runs the CLI with its own temp folder and sends it SIGTERM once <paramref name="written"/> bytes are in
+    /// that folder (work under way); the result tells whether it cleaned up after itself.
+    /// </summary>
+    public static async Task<ChildRun> TerminateAsync(long written, params string[] args)
+    {
+        using var temp = new TempTree();
+        var tmpdir = Directory.CreateDirectory(Path.Combine(temp.Root, "tmp")).FullName;
+        var start = new ProcessStartInfo("dotnet", [KeywardenDll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["TMPDIR"] = tmpdir;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while (!process.HasExited && SizeOf(tmpdir) < written)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        Assert.False(process.HasExited, "the command ended before the signal: make the input larger");
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
+        {
+            await kill.WaitForExitAsync(timeout.Token);
+        }
+
+        await process.WaitForExitAsync(timeout.Token);
+        return new ChildRun(process.ExitCode, await stdout, await stderr, 0, written, Directory.EnumerateFileSystemEntries(tmpdir).Count());
+    }
+
+    /// <summary>
     /// The keywarden command as its own project built it (linux-x64, native DuckDB beside it), in the
     /// configuration these tests were built in: the copy in this test folder is laid out for the test host.
     /// </summary>
