@@ -31,6 +31,9 @@ internal sealed class ContentScanner
 
     public ContentScanner(ScanSession session) => _session = session;
 
+    /// <summary>The place in the output of the item this worker scans, when findings are streamed (<see cref="FindingStream"/>).</summary>
+    internal long Sequence { get; set; }
+
     /// <summary>Scans <paramref name="stream"/> as the content at <paramref name="path"/>; findings go to <paramref name="findings"/>.</summary>
     /// <param name="stream">The content.</param>
     /// <param name="path">How findings name it.</param>
@@ -225,6 +228,11 @@ internal sealed class ContentScanner
         }
 
         _session.Progress.AddFindings(added);
+        if (_session.Stream is { } stream && findings.Count > 0)
+        {
+            // Final: a later chunk never pairs with what this one found.
+            stream.Add(Sequence, findings, _session);
+        }
     }
 
     /// <summary>Grows the text buffer to hold <paramref name="needed"/> characters (at most a chunk and its overlap), keeping the first <paramref name="keep"/>.</summary>
