@@ -1,7 +1,9 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using static Keywarden.Detection.Credentials.SyntheticCredentials;
 
 namespace Keywarden.Cli.Tests;
@@ -33,11 +35,76 @@ public sealed class BoundedMemoryTests : IDisposable
         }
 
         Assert.True(new FileInfo(_tree.Path("bomb.zip")).Length < 2 * 1024 * 1024);
-        var run = Run(["scan", _tree.Path("bomb.zip"), "--format", "jsonl", "--output", _tree.Path("report.jsonl")]);
+        // json needs the whole set before it is written, so the cap holds; jsonl streams (below).
+        var run = Run(["scan", _tree.Path("bomb.zip"), "--format", "json", "--output", _tree.Path("report.json")]);
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("more than 100,000 findings (--max-findings): the rest are counted, not reported", run.Stderr, StringComparison.Ordinal);
-        Assert.Equal(100_000, File.ReadLines(_tree.Path("report.jsonl")).Count());
+        Assert.Equal(100_000, File.ReadLines(_tree.Path("report.json")).Count(line => line.TrimStart().StartsWith("\"ruleId\"", StringComparison.Ordinal)));
+        AssertBounded(run);
+    }
+
+    [Fact]
+    public void Three_hundred_thousand_findings_stream_to_jsonl_in_full_in_bounded_memory()
+    {
+        const int Copies = 300_000;
+        var pair = Encoding.ASCII.GetBytes($"aws_access_key_id = {KeyId(_random)} aws_secret_access_key = {SecretAccessKey(_random)}\n");
+        using (var file = File.Create(_tree.Path("many.zip")))
+        using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+        {
+            // Two members and a plain file: streamed findings keep the walk's and the archive's order.
+            foreach (var name in (string[])["a.txt", "b.txt"])
+            {
+                using var entry = zip.CreateEntry(name, CompressionLevel.SmallestSize).Open();
+                for (var i = 0; i < Copies / 2; i++)
+                {
+                    entry.Write(pair);
+                }
+            }
+        }
+
+        var run = Run(["scan", _tree.Root, "--format", "jsonl", "--output", _tree.Path("report.jsonl")]);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.DoesNotContain("--max-findings", run.Stderr, StringComparison.Ordinal);
+        var lines = File.ReadLines(_tree.Path("report.jsonl")).ToList();
+        Assert.Equal(Copies, lines.Count);
+        Assert.Equal(Copies, lines.Select(line => JsonDocument.Parse(line).RootElement.GetProperty("fingerprint").GetString()).Distinct().Count());
+        Assert.Contains("\"path\":\"many.zip!a.txt\",\"line\":1,", lines[0], StringComparison.Ordinal);
+        Assert.Contains($"\"path\":\"many.zip!b.txt\",\"line\":{Copies / 2},", lines[^1], StringComparison.Ordinal);
+        AssertBounded(run);
+    }
+
+    [Fact]
+    public void A_key_past_the_size_a_zip_member_header_declares_is_found_and_the_exit_code_is_1()
+    {
+        var key = KeyId(_random);
+        using (var file = File.Create(_tree.Path("understated.zip")))
+        using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+        using (var entry = zip.CreateEntry("config.txt", CompressionLevel.Optimal).Open())
+        {
+            for (var i = 0; i < 10_000; i++)
+            {
+                entry.Write(Encoding.ASCII.GetBytes($"line {i}: nothing here\n"));
+            }
+
+            entry.Write(Encoding.ASCII.GetBytes($"aws_access_key_id = {key}\n"));
+        }
+
+        // Both headers declare 100 bytes (APPNOTE.TXT 4.3.7, 4.3.12: local sizes at 18 and 22, central at 20 and 24).
+        var bytes = File.ReadAllBytes(_tree.Path("understated.zip"));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(18), 100);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(22), 100);
+        var central = bytes.AsSpan().LastIndexOf("PK\u0001\u0002"u8);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(central + 20), 100);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(central + 24), 100);
+        File.WriteAllBytes(_tree.Path("understated.zip"), bytes);
+
+        var run = Run(["scan", _tree.Path("understated.zip"), "--format", "jsonl"]);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains(key, run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("the zip headers declare 100 bytes, the data holds more: read to its end", run.Stderr, StringComparison.Ordinal);
         AssertBounded(run);
     }
 
@@ -295,8 +362,7 @@ public sealed class BoundedMemoryTests : IDisposable
         }
 
         feed?.Wait(TimeSpan.FromSeconds(10));
-        _ = stdout.Result;
-        return new ChildRun(process.ExitCode, stderr.Result, peak);
+        return new ChildRun(process.ExitCode, stdout.Result, stderr.Result, peak);
     }
 
     private static long HighWaterMark(int pid)
@@ -319,7 +385,7 @@ public sealed class BoundedMemoryTests : IDisposable
         return 0;
     }
 
-    private sealed record ChildRun(int ExitCode, string Stderr, long PeakBytes);
+    private sealed record ChildRun(int ExitCode, string Stdout, string Stderr, long PeakBytes);
 
     public void Dispose() => _tree.Dispose();
 }

@@ -130,6 +130,16 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
     /// <summary>Whether a progress display may be drawn: asked for, and standard error is a terminal.</summary>
     private bool ShowsProgress => settings.Progress && console.StderrIsTerminal;
 
+    /// <summary>
+    /// Whether findings are written as the scan finds them (jsonl, csv: no findings cap). Git history scans
+    /// deduplicate across blobs, reporting each credential at its first appearance, so they collect; so does
+    /// --write-baseline, whose file lists every finding.
+    /// </summary>
+    private bool StreamsReport => ReportWriters.Streams(settings.Format) && !settings.UsesGit && settings.WriteBaseline is null;
+
+    private Stream? _reportFile;
+    private IFindingWriter? _findingWriter;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         if (!ShowsProgress)
@@ -137,7 +147,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             return Run(cancellationToken);
         }
 
-        if (!TryPrepare(out var options, out var failOn))
+        if (!TryPrepare(out var options, out var failOn) || !TryOpenStream())
         {
             return ExitCodes.Error;
         }
@@ -150,6 +160,13 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         catch (Exception e) when (e is ScanInputException or GitException or InputException)
         {
             return ScanFailed(e);
+        }
+        finally
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                CloseStream();
+            }
         }
 
         return Complete(report, failOn);
@@ -167,7 +184,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             return RunAsync(cancellationToken).GetAwaiter().GetResult();
         }
 
-        if (!TryPrepare(out var options, out var failOn))
+        if (!TryPrepare(out var options, out var failOn) || !TryOpenStream())
         {
             return ExitCodes.Error;
         }
@@ -225,6 +242,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
 
     private int ScanFailed(Exception e)
     {
+        CloseStream();
         console.Error(e is GitException ? $"git: {e.Message}" : e.Message);
         return ExitCodes.Error;
     }
@@ -245,7 +263,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             }
         }
 
-        if (!TryWriteReport(report))
+        if (StreamsReport ? !TryFinishStream(report) : !TryWriteReport(report))
         {
             return ExitCodes.Error;
         }
@@ -260,13 +278,15 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             console.Warning($"{problem.Path}: {problem.Message}");
         }
 
-        // Findings beyond --max-findings were not kept, but what they were still decides the exit code.
+        // Findings beyond --max-findings were not kept, and streamed ones were written, not kept: what
+        // they were still decides the exit code.
         var blocked = false;
-        if (report.DroppedClassifications != 0)
+        var uncollected = report.DroppedClassifications | report.StreamedClassifications;
+        if (uncollected != 0)
         {
             foreach (var classification in ClassificationNames.All())
             {
-                blocked |= (report.DroppedClassifications & (1 << (int)classification)) != 0 && failOn.Contains(classification);
+                blocked |= (uncollected & (1 << (int)classification)) != 0 && failOn.Contains(classification);
             }
         }
 
@@ -298,19 +318,28 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
             Exclude = [.. config.Exclude, .. settings.Exclude],
             AllowedValues = config.Allow,
             Baseline = settings.Baseline is null ? null : Baseline.Load(settings.Baseline),
-            // The baseline lists key IDs for its reviewers: it must not report them itself.
-            OwnFiles = (settings.Baseline, settings.WriteBaseline) switch
-            {
-                (null, null) => [],
-                ({ } read, null) => [read],
-                (null, { } written) => [written],
-                ({ } read, { } written) => [read, written],
-            },
+            // The baseline lists key IDs for its reviewers, and so does the report (written while the scan
+            // runs, when it streams): neither may be reported itself.
+            OwnFiles = OwnFiles(),
             MaxArchiveDepth = settings.ArchiveDepth,
             MaxArchiveBytes = (long)settings.MaxArchiveMiB * 1024 * 1024,
             Threads = settings.Threads,
             MaxFindings = settings.MaxFindings,
         };
+    }
+
+    private List<string> OwnFiles()
+    {
+        var own = new List<string>();
+        foreach (var path in (ReadOnlySpan<string?>)[settings.Baseline, settings.WriteBaseline, settings.Output])
+        {
+            if (path is not null)
+            {
+                own.Add(path);
+            }
+        }
+
+        return own;
     }
 
     /// <summary>--config FILE must exist; otherwise .keywarden.toml in the first scanned directory (or the current one) is used when present.</summary>
@@ -429,7 +458,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         }
 
         var scanner = new Scanner(options, console.OpenStdin);
-        return () => scanner.Run(progress, cancellationToken);
+        return () => scanner.Run(progress, cancellationToken, _findingWriter);
     }
 
     private async Task<ScanReport> ScanWithProgressAsync(ScanOptions options, CancellationToken cancellationToken)
@@ -459,6 +488,71 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         return await scan;
     }
 
+    /// <summary>For a streamed report, opens its destination before the scan; false after printing why it cannot be written.</summary>
+    private bool TryOpenStream()
+    {
+        if (!StreamsReport)
+        {
+            return true;
+        }
+
+        var options = new ReportOptions(settings.ShowSecrets, KeywardenApp.Version);
+        try
+        {
+            _reportFile = settings.Output is { } path ? File.Create(path) : null;
+            _findingWriter = ReportWriters.CreateStreaming(settings.Format, options, _reportFile ?? console.Stdout);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            CloseStream();
+            console.Error(CannotWrite(e));
+            return false;
+        }
+    }
+
+    /// <summary>Flushes and closes a streamed report; false after printing the error that stopped it, if any.</summary>
+    private bool TryFinishStream(ScanReport report)
+    {
+        var failure = report.StreamFailure ?? CloseStream();
+        if (failure is null)
+        {
+            return true;
+        }
+
+        console.Error(CannotWrite(failure));
+        return false;
+    }
+
+    /// <summary>Closes the streamed report's writer and file; the error closing them, if any.</summary>
+    private Exception? CloseStream()
+    {
+        var writer = _findingWriter;
+        var file = _reportFile;
+        _findingWriter = null;
+        _reportFile = null;
+        try
+        {
+            using (file)
+            {
+                writer?.Dispose();
+                if (file is null)
+                {
+                    console.Stdout.Flush();
+                }
+            }
+
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e;
+        }
+    }
+
+    private string CannotWrite(Exception e) =>
+        $"cannot write the report to {settings.Output ?? "standard output"}: {(settings.Output is { } path ? BoundedInput.DescribeOutput(e, path) : BoundedInput.Describe(e))}";
+
     private bool TryWriteReport(ScanReport report)
     {
         var options = new ReportOptions(settings.ShowSecrets, KeywardenApp.Version);
@@ -479,7 +573,7 @@ internal sealed class ScanRunner(CliConsole console, ScanSettings settings, Time
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            console.Error($"cannot write the report to {settings.Output ?? "standard output"}: {(settings.Output is { } path ? BoundedInput.DescribeOutput(e, path) : BoundedInput.Describe(e))}");
+            console.Error(CannotWrite(e));
             return false;
         }
     }

@@ -31,6 +31,9 @@ internal sealed class ContentScanner
 
     public ContentScanner(ScanSession session) => _session = session;
 
+    /// <summary>The place in the output of the item this worker scans, when findings are streamed (<see cref="FindingStream"/>).</summary>
+    internal long Sequence { get; set; }
+
     /// <summary>Scans <paramref name="stream"/> as the content at <paramref name="path"/>; findings go to <paramref name="findings"/>.</summary>
     /// <param name="stream">The content.</param>
     /// <param name="path">How findings name it.</param>
@@ -225,6 +228,11 @@ internal sealed class ContentScanner
         }
 
         _session.Progress.AddFindings(added);
+        if (_session.Stream is { } stream && findings.Count > 0)
+        {
+            // Final: a later chunk never pairs with what this one found.
+            stream.Add(Sequence, findings, _session);
+        }
     }
 
     /// <summary>Grows the text buffer to hold <paramref name="needed"/> characters (at most a chunk and its overlap), keeping the first <paramref name="keep"/>.</summary>
@@ -313,7 +321,7 @@ internal sealed class ContentScanner
         {
             _session.AddWarning(path, $"archive larger than the {_session.Options.MaxArchiveBytes / (1024 * 1024)} MiB limit (--max-archive-size): the rest was not scanned");
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or EndOfStreamException or FormatException or NotSupportedException)
+        catch (Exception e) when (e is InvalidDataException or IOException or EndOfStreamException or FormatException or NotSupportedException or ICSharpCode.SharpZipLib.SharpZipBaseException)
         {
             _session.AddError(path, $"cannot read archive: {ProblemText.Describe(e)}");
         }
@@ -322,17 +330,23 @@ internal sealed class ContentScanner
     private void ScanZip(Stream stream, string path, int depth, ArchiveBudget budget, List<Finding> findings)
     {
         using var seekable = Seekable(stream, budget);
-        using var zip = new ZipArchive(seekable, ZipArchiveMode.Read, leaveOpen: true);
-        foreach (var entry in zip.Entries)
+        foreach (var member in ZipMembers.List(seekable))
         {
             _session.CancellationToken.ThrowIfCancellationRequested();
-            if (entry.FullName.EndsWith('/'))
+            var memberPath = MemberPath(path, member.Name);
+            if (member.Open is null)
             {
+                _session.AddWarning(memberPath, member.Unreadable!);
                 continue;
             }
 
-            using var entryStream = new BudgetStream(entry.Open(), budget);
-            Scan(entryStream, MemberPath(path, entry.FullName), depth + 1, budget, findings);
+            using var entryStream = new BudgetStream(member.Open(), budget);
+            Scan(entryStream, memberPath, depth + 1, budget, findings);
+            if (entryStream.BytesRead > member.DeclaredSize)
+            {
+                // Read to the real end all the same; a header that under-states its member is worth knowing about.
+                _session.AddWarning(memberPath, $"the zip headers declare {member.DeclaredSize:N0} bytes, the data holds more: read to its end");
+            }
         }
     }
 

@@ -41,6 +41,15 @@ public sealed record ScanReport
     /// <summary>The classifications among the <see cref="Dropped"/> findings, one bit each (1 &lt;&lt; classification).</summary>
     public int DroppedClassifications { get; init; }
 
+    /// <summary>Findings written to the scan's <see cref="Writers.IFindingWriter"/> as they came, and so not in <see cref="Findings"/>.</summary>
+    public int Streamed { get; init; }
+
+    /// <summary>The classifications among the <see cref="Streamed"/> findings, one bit each (1 &lt;&lt; classification).</summary>
+    public int StreamedClassifications { get; init; }
+
+    /// <summary>The error that stopped the streamed report being written, if one did (the scan went on counting).</summary>
+    public Exception? StreamFailure { get; init; }
+
     /// <summary>Every finding before suppression by baseline or allow list, for --write-baseline.</summary>
     public IReadOnlyList<Finding> AllFindings { get; init; } = [];
 }

@@ -19,6 +19,9 @@ internal sealed class ScanSession(ScanOptions options, ScanProgress progress, Ca
     public ScanProgress Progress { get; } = progress;
     public CancellationToken CancellationToken { get; } = cancellationToken;
 
+    /// <summary>Where findings go as soon as they are final, with no cap; null when the scan collects them.</summary>
+    public FindingStream? Stream { get; init; }
+
     public IReadOnlyList<ScanProblem> Errors => ByPath(_errors);
     public IReadOnlyList<ScanProblem> Warnings => ByPath(_warnings);
     public int Suppressed => Volatile.Read(ref _suppressed);
@@ -36,13 +39,14 @@ internal sealed class ScanSession(ScanOptions options, ScanProgress progress, Ca
     public int DroppedClassifications => Volatile.Read(ref _droppedClassifications);
 
     /// <summary>
-    /// True when <paramref name="finding"/> may be kept: fewer than <see cref="ScanOptions.MaxFindings"/> were.
+    /// True when <paramref name="finding"/> may be kept: findings are streamed (a streamed report holds none,
+    /// so it needs no cap), or fewer than <see cref="ScanOptions.MaxFindings"/> were kept.
     /// Beyond the cap it is only counted, and its classification kept unless the allow list or baseline would
     /// have suppressed it (the rest of suppression happens after the scan, which a dropped finding never reaches).
     /// </summary>
     public bool TryRecord(Finding finding)
     {
-        if (Interlocked.Increment(ref _recorded) <= Options.MaxFindings)
+        if (Stream is not null || Interlocked.Increment(ref _recorded) <= Options.MaxFindings)
         {
             return true;
         }

@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Keywarden.Detection.Findings;
 using Keywarden.Detection.Sources;
 using Keywarden.Detection.Suppression;
+using Keywarden.Detection.Writers;
 
 namespace Keywarden.Detection.Scanning;
 
@@ -15,7 +17,8 @@ public sealed class ScanInputException : Exception
 
 /// <summary>
 /// Scans files, directories and standard input in parallel, one worker per core, each with its own
-/// buffers, and returns the findings in path and line order.
+/// buffers, and returns the findings in path and line order, or writes them as they are final to an
+/// <see cref="IFindingWriter"/> in walk order (<see cref="FindingStream"/>).
 /// </summary>
 public sealed class Scanner
 {
@@ -30,11 +33,20 @@ public sealed class Scanner
         _openStdin = openStdin ?? Console.OpenStandardInput;
     }
 
-    public ScanReport Run(ScanProgress? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="progress">Counters the progress display reads.</param>
+    /// <param name="cancellationToken">Stops the scan.</param>
+    /// <param name="output">
+    /// Where findings go as soon as they are final, with no findings cap (the report then holds none of
+    /// them, only their count and classifications); null collects them, up to <see cref="ScanOptions.MaxFindings"/>.
+    /// </param>
+    public ScanReport Run(ScanProgress? progress = null, CancellationToken cancellationToken = default, IFindingWriter? output = null)
     {
         var stopwatch = Stopwatch.StartNew();
         progress ??= new ScanProgress();
-        var session = new ScanSession(_options, progress, cancellationToken);
+        var session = new ScanSession(_options, progress, cancellationToken)
+        {
+            Stream = output is null ? null : new FindingStream(output, _options),
+        };
         var roots = ResolveRoots();
         var all = new List<Finding>();
 
@@ -44,7 +56,7 @@ public sealed class Scanner
             {
                 var worker = new ContentScanner(session);
                 using var stdin = _openStdin();
-                ScanOne(worker, session, stdin, StdinPath, all);
+                ScanItem(worker, session, all, session.Stream?.Begin() ?? 0, () => ScanOne(worker, session, stdin, StdinPath, all));
             }
             else if (root.IsDirectory)
             {
@@ -53,11 +65,34 @@ public sealed class Scanner
             else if (!IsOwnFile(_options, root.FullPath))
             {
                 var worker = new ContentScanner(session);
-                ScanFile(worker, session, new FileItem(root.FullPath, root.DisplayPrefix, 0), all);
+                ScanItem(worker, session, all, session.Stream?.Begin() ?? 0, () => ScanFile(worker, session, new FileItem(root.FullPath, root.DisplayPrefix, 0), all));
             }
         }
 
         return Finish(_options, session, all, stopwatch);
+    }
+
+    /// <summary>Scans one item in its place in the stream, if findings are streamed, and marks it done however the scan ends.</summary>
+    private static void ScanItem(ContentScanner worker, ScanSession session, List<Finding> findings, long sequence, Action scan)
+    {
+        worker.Sequence = sequence;
+        try
+        {
+            scan();
+        }
+        finally
+        {
+            if (session.Stream is { } stream)
+            {
+                // What the last chunk found before an error ended the read is written too.
+                if (findings.Count > 0)
+                {
+                    stream.Add(sequence, findings, session);
+                }
+
+                stream.Complete(sequence);
+            }
+        }
     }
 
     /// <summary>Applies the allow list and baseline, orders the findings and summarises the scan.</summary>
@@ -82,6 +117,9 @@ public sealed class Scanner
         var progress = session.Progress;
         return new ScanReport
         {
+            Streamed = session.Stream?.Written ?? 0,
+            StreamedClassifications = session.Stream?.Classifications ?? 0,
+            StreamFailure = session.Stream?.Failure,
             Findings = reported,
             AllFindings = all,
             Files = progress.Files,
@@ -107,13 +145,24 @@ public sealed class Scanner
             CancellationToken = session.CancellationToken,
         };
         var items = walker.Walk(root.FullPath, root.DisplayPrefix);
+        if (_options.OwnFiles.Count > 0)
+        {
+            items = items.Where(item => !IsOwnFile(_options, item.FullPath));
+        }
+
+        // Streamed findings keep the walk's order: each worker takes one file at a time, numbered as the walk
+        // yields it, so the files before any worker's own are all being scanned or done.
+        var stream = session.Stream;
+        var numbered = stream is null
+            ? Partitioner.Create(items.Select(item => (Item: item, Sequence: 0L)))
+            : Partitioner.Create(items.Select(item => (Item: item, Sequence: stream.Begin())), EnumerablePartitionerOptions.NoBuffering);
         Parallel.ForEach(
-            _options.OwnFiles.Count == 0 ? items : items.Where(item => !IsOwnFile(_options, item.FullPath)),
+            numbered,
             parallel,
             () => (Worker: new ContentScanner(session), Findings: new List<Finding>()),
-            (item, _, local) =>
+            (next, _, local) =>
             {
-                ScanFile(local.Worker, session, item, local.Findings);
+                ScanItem(local.Worker, session, local.Findings, next.Sequence, () => ScanFile(local.Worker, session, next.Item, local.Findings));
                 return local;
             },
             local =>
@@ -208,7 +257,7 @@ public sealed class Scanner
         return roots;
     }
 
-    private sealed class FindingOrder : IComparer<Finding>
+    internal sealed class FindingOrder : IComparer<Finding>
     {
         public static readonly FindingOrder Instance = new();
 

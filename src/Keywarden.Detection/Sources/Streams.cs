@@ -65,10 +65,14 @@ internal sealed class BudgetStream(Stream inner, ArchiveBudget budget) : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
+    /// <summary>Bytes read so far.</summary>
+    public long BytesRead { get; private set; }
+
     public override int Read(Span<byte> buffer)
     {
         var n = inner.Read(buffer);
         budget.Consume(n);
+        BytesRead += n;
         return n;
     }
 
@@ -88,7 +92,7 @@ internal sealed class BudgetStream(Stream inner, ArchiveBudget budget) : Stream
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
-/// <summary>Lets a reader that disposes its stream (ZipArchive) borrow one that its owner closes.</summary>
+/// <summary>Lets a reader that disposes its stream (ZipFile) borrow one that its owner closes.</summary>
 internal sealed class NonClosingStream(Stream inner) : Stream
 {
     public override bool CanRead => inner.CanRead;

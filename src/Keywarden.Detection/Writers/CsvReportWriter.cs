@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Keywarden.Detection.Credentials;
+using Keywarden.Detection.Findings;
 using Keywarden.Detection.Scanning;
 
 namespace Keywarden.Detection.Writers;
@@ -10,41 +11,14 @@ internal sealed class CsvReportWriter(ReportOptions options) : IReportWriter
 {
     public void Write(ScanReport report, Stream output)
     {
-        using var writer = new StreamWriter(output, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\r\n" };
-        var header = new List<string> { "ruleId", "classification", "keyId", "accountId", "path", "line", "column", "secretRedacted", "secretSha256", "sessionToken", "fingerprint", "commit" };
-        if (options.ShowSecrets)
-        {
-            header.Add("secret");
-        }
-
-        writer.WriteLine(string.Join(',', header));
+        using var writer = new CsvFindingWriter(output, options);
         foreach (var f in report.Findings)
         {
-            var fields = new List<string?>
-            {
-                f.RuleId,
-                f.Classification.ToWire(),
-                f.KeyId,
-                f.AccountId,
-                f.Path,
-                f.Line.ToString(CultureInfo.InvariantCulture),
-                f.Column.ToString(CultureInfo.InvariantCulture),
-                f.Secret?.Redacted,
-                f.Secret?.Sha256,
-                f.SessionToken is null ? "false" : "true",
-                f.Fingerprint,
-                f.Commit?.Sha,
-            };
-            if (options.ShowSecrets)
-            {
-                fields.Add(f.Secret?.Reveal());
-            }
-
-            writer.WriteLine(string.Join(',', fields.Select(Escape)));
+            writer.Write(f);
         }
     }
 
-    private static string Escape(string? value)
+    internal static string Escape(string? value)
     {
         if (string.IsNullOrEmpty(value))
         {
@@ -57,4 +31,51 @@ internal sealed class CsvReportWriter(ReportOptions options) : IReportWriter
         value = TerminalText.Escape(value);
         return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
     }
+}
+
+/// <summary>CSV rows written as findings come, after the header row.</summary>
+internal sealed class CsvFindingWriter : IFindingWriter
+{
+    private readonly StreamWriter _writer;
+    private readonly ReportOptions _options;
+
+    public CsvFindingWriter(Stream output, ReportOptions options)
+    {
+        _options = options;
+        _writer = new StreamWriter(output, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\r\n" };
+        var header = new List<string> { "ruleId", "classification", "keyId", "accountId", "path", "line", "column", "secretRedacted", "secretSha256", "sessionToken", "fingerprint", "commit" };
+        if (options.ShowSecrets)
+        {
+            header.Add("secret");
+        }
+
+        _writer.WriteLine(string.Join(',', header));
+    }
+
+    public void Write(Finding f)
+    {
+        var fields = new List<string?>
+        {
+            f.RuleId,
+            f.Classification.ToWire(),
+            f.KeyId,
+            f.AccountId,
+            f.Path,
+            f.Line.ToString(CultureInfo.InvariantCulture),
+            f.Column.ToString(CultureInfo.InvariantCulture),
+            f.Secret?.Redacted,
+            f.Secret?.Sha256,
+            f.SessionToken is null ? "false" : "true",
+            f.Fingerprint,
+            f.Commit?.Sha,
+        };
+        if (_options.ShowSecrets)
+        {
+            fields.Add(f.Secret?.Reveal());
+        }
+
+        _writer.WriteLine(string.Join(',', fields.Select(CsvReportWriter.Escape)));
+    }
+
+    public void Dispose() => _writer.Dispose();
 }

@@ -12,21 +12,17 @@ namespace Keywarden.Detection.Writers;
 /// </summary>
 internal sealed class JsonReportWriter(ReportOptions options, bool lines) : IReportWriter
 {
-    private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    internal static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly JsonWriterOptions Indented = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true };
 
     public void Write(ScanReport report, Stream output)
     {
         if (lines)
         {
+            using var writer = new JsonLinesWriter(output, options);
             foreach (var finding in report.Findings)
             {
-                using (var writer = new Utf8JsonWriter(output, Compact))
-                {
-                    WriteFinding(writer, finding, options);
-                }
-
-                output.WriteByte((byte)'\n');
+                writer.Write(finding);
             }
 
             return;
@@ -149,5 +145,25 @@ internal sealed class JsonReportWriter(ReportOptions options, bool lines) : IRep
         }
 
         json.WriteEndObject();
+    }
+}
+
+/// <summary>JSON Lines: one finding per line, written as it comes.</summary>
+internal sealed class JsonLinesWriter(Stream output, ReportOptions options) : IFindingWriter
+{
+    private readonly Utf8JsonWriter _json = new(output, JsonReportWriter.Compact);
+
+    public void Write(Finding finding)
+    {
+        JsonReportWriter.WriteFinding(_json, finding, options);
+        _json.Flush();
+        _json.Reset();
+        output.WriteByte((byte)'\n');
+    }
+
+    public void Dispose()
+    {
+        _json.Dispose();
+        output.Flush();
     }
 }
